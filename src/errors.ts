@@ -1,0 +1,65 @@
+import type { z } from 'zod';
+
+/** Base of every error nftbridge throws, so callers can catch the library's errors as one kind. */
+export class NftbridgeError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Bad input: names the offending field so a CLI can print one precise line. */
+export class ValidationError extends NftbridgeError {
+  constructor(
+    readonly field: string,
+    readonly reason: string,
+  ) {
+    super(`${field}: ${reason}`);
+  }
+}
+
+/** Something named does not exist (network, container, endpoint, port). */
+export class NotFoundError extends ValidationError {}
+
+/** Something would collide with what already exists (subnet overlap, taken address or port). */
+export class ConflictError extends ValidationError {}
+
+/** A child process failed; carries everything needed to reproduce it. */
+export class CommandError extends NftbridgeError {
+  constructor(
+    readonly command: string,
+    readonly argv: readonly string[],
+    readonly exitCode: number | undefined,
+    readonly stderr: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${[command, ...argv].join(' ')} failed (exit ${exitCode ?? 'signal'}): ${stderr.trim() || 'no message'}`, options);
+  }
+}
+
+/** nft rejected a document or a command; `nftMessage` is nft's own text. */
+export class NftError extends CommandError {
+  get nftMessage(): string {
+    return this.stderr.trim();
+  }
+}
+
+/** Output from the outside world (ip -j, nft -j, a state file) did not match its schema. */
+export class SchemaError extends NftbridgeError {
+  constructor(
+    readonly source: string,
+    readonly issues: readonly z.core.$ZodIssue[],
+  ) {
+    super(`${source}: unexpected shape: ${issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+  }
+}
+
+/** True when nft said the object is missing (used to treat "already gone" as success in teardown). */
+export function isNotFound(err: unknown): boolean {
+  return err instanceof CommandError && /No such file or directory|does not exist|Cannot find device|not found/i.test(err.stderr);
+}
+
+/** True when the kernel said the object already exists. */
+export function isAlreadyExists(err: unknown): boolean {
+  return err instanceof CommandError && /File exists|already exists/i.test(err.stderr);
+}

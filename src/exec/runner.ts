@@ -1,0 +1,68 @@
+import { execa } from 'execa';
+import { randomBytes } from 'node:crypto';
+import { open, rm, writeFile, type FileHandle } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CommandError, NftError } from '../errors.js';
+
+export interface RunOptions {
+  /** Text written to the process's stdin (nft -f -, ip -batch -). */
+  input?: string;
+  /** Path of a network namespace to run in (via nsenter); the current one when absent. */
+  netns?: string;
+  /**
+   * Hand `input` over as a regular file on stdin. nft opens /dev/stdin by path, which fails with
+   * ENXIO on the socketpair Node uses for pipes.
+   */
+  inputAsFile?: boolean;
+}
+
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+}
+
+/** The one seam through which nftbridge starts processes; tests of pure logic can script it. */
+export interface Runner {
+  run(command: string, argv: readonly string[], options?: RunOptions): Promise<RunResult>;
+}
+
+// ip and nft live in /usr/sbin, which is not on every user's PATH.
+const PATH = [process.env.PATH ?? '', '/usr/local/sbin', '/usr/sbin', '/sbin'].filter(Boolean).join(':');
+
+/** Wraps a command so it runs inside a namespace without a shell. */
+export function inNetns(command: string, argv: readonly string[], netns?: string): [string, string[]] {
+  return netns ? ['nsenter', [`--net=${netns}`, '--', command, ...argv]] : [command, [...argv]];
+}
+
+/** Runs commands with execa: argument arrays only, never a shell string. */
+export class ExecaRunner implements Runner {
+  async run(command: string, argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+    const [file, args] = inNetns(command, argv, options.netns);
+    const fh = options.inputAsFile ? await stdinFile(options.input ?? '') : undefined;
+    const common = { reject: false, env: { PATH, LC_ALL: 'C' }, stripFinalNewline: false } as const;
+    const result = await (fh
+      ? execa(file, args, { ...common, stdin: fh.fd as unknown as 'pipe' }) // execa 9 passes an fd number through; its types omit it
+      : execa(file, args, { ...common, input: options.input ?? '' })
+    ).finally(() => fh?.close());
+    if (result.exitCode !== 0 || result.failed) {
+      const ErrorKind = command === 'nft' ? NftError : CommandError;
+      const stderr = String(result.stderr ?? '') || String(result.message ?? '');
+      throw new ErrorKind(command, argv, result.exitCode, stderr);
+    }
+    return { stdout: String(result.stdout), stderr: String(result.stderr) };
+  }
+}
+
+/** An unlinked temp file, opened for reading: the child gets a real file descriptor, not a pipe. */
+async function stdinFile(text: string): Promise<FileHandle> {
+  const path = join(tmpdir(), `nftbridge-${process.pid}-${randomBytes(6).toString('hex')}`);
+  await writeFile(path, text, { mode: 0o600 });
+  try {
+    return await open(path, 'r');
+  } finally {
+    await rm(path, { force: true });
+  }
+}
+
+export const defaultRunner: Runner = new ExecaRunner();

@@ -1,0 +1,153 @@
+/**
+ * Desired state -> one nftables document (pure and deterministic). The table is rebuilt whole:
+ * add table, flush table, then every chain, set, map, rule and element, in one transaction.
+ */
+import { parseCidr, type IpFamily } from '../topology/cidr.js';
+import type { Network, PublishedPort, State } from '../topology/state.js';
+import * as e from '../nft/expr.js';
+import type { Expr, KnownStatement, NftDocument } from '../nft/schema.js';
+import { Transaction, type Element } from '../nft/transaction.js';
+import { CHAIN, FAMILY, MAP_ADDR, MAP_PORT, SET_BRIDGES, SET_GATEWAYS, TABLE } from './names.js';
+
+const L3 = { 4: 'ip', 6: 'ip6' } as const;
+const ADDR_TYPE = { 4: 'ipv4_addr', 6: 'ipv6_addr' } as const;
+const ANY = { 4: e.prefix('0.0.0.0', 0), 6: e.prefix('::', 0) } as const;
+const FAMILIES = [4, 6] as const;
+
+const familyOf = (addr: string): IpFamily => (addr.includes(':') ? 6 : 4);
+const byName = <T extends { name: string }>(a: T, b: T) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
+/** The lookup key of published ports: destination address . protocol . destination port. */
+const portKey = (fam: IpFamily): Expr => e.concat(e.payload(L3[fam], 'daddr'), e.meta('l4proto'), e.payload('th', 'dport'));
+
+/** Map elements for one published port: the address map holds the port range as one interval. */
+export function portElements(state: State, port: PublishedPort): { set: string; elem: Element[] }[] {
+  const ep = state.endpoints.find((x) => x.network === port.network && x.container === port.container);
+  if (!ep) return [];
+  const out: { set: string; elem: Element[] }[] = [];
+  for (const fam of FAMILIES) {
+    if (port.hostIp !== undefined && familyOf(port.hostIp) !== fam) continue;
+    const target = ep.addresses.find((a) => familyOf(a) === fam);
+    if (target === undefined) continue;
+    const addr: Expr = port.hostIp ?? ANY[fam];
+    const ports: Expr = port.hostPortEnd > port.hostPort ? e.range(port.hostPort, port.hostPortEnd) : port.hostPort;
+    out.push({ set: MAP_ADDR[fam], elem: [[e.concat(addr, port.protocol, ports), target]] });
+    // nft 1.0.6 cannot map a key to "address . port", so ports get their own map, one element per port.
+    const portElems: Element[] = [];
+    for (let p = port.hostPort; p <= port.hostPortEnd; p++)
+      portElems.push([e.concat(addr, port.protocol, p), port.containerPort + (p - port.hostPort)]);
+    out.push({ set: MAP_PORT[fam], elem: portElems });
+  }
+  return out;
+}
+
+function subnetsOf(net: Network, fam: IpFamily) {
+  return net.subnets.filter((s) => parseCidr('subnet', s.cidr).family === fam);
+}
+
+function declare(tx: Transaction): void {
+  tx.addSet({ name: SET_BRIDGES, type: 'ifname' });
+  for (const fam of FAMILIES) {
+    tx.addSet({ name: SET_GATEWAYS[fam], type: ADDR_TYPE[fam] });
+    const key = [ADDR_TYPE[fam], 'inet_proto', 'inet_service'];
+    tx.addSet({ name: MAP_ADDR[fam], type: key, map: ADDR_TYPE[fam], flags: ['interval'] });
+    tx.addSet({ name: MAP_PORT[fam], type: key, map: 'inet_service', flags: ['interval'] });
+  }
+  tx.addChain({ name: CHAIN.prerouting, type: 'nat', hook: 'prerouting', prio: -100, policy: 'accept' });
+  tx.addChain({ name: CHAIN.output, type: 'nat', hook: 'output', prio: -100, policy: 'accept' });
+  tx.addChain({ name: CHAIN.postrouting, type: 'nat', hook: 'postrouting', prio: 100, policy: 'accept' });
+  tx.addChain({ name: CHAIN.forward, type: 'filter', hook: 'forward', prio: 0, policy: 'accept' });
+  tx.addChain({ name: CHAIN.input, type: 'filter', hook: 'input', prio: 0, policy: 'accept' });
+}
+
+/** DNAT only towards local addresses, so the host's own outbound traffic is never hijacked. */
+function dnatRules(tx: Transaction): void {
+  for (const chain of [CHAIN.prerouting, CHAIN.output])
+    for (const fam of FAMILIES)
+      tx.addRule(chain, [
+        e.match(e.fibDaddrType, 'local'),
+        e.match(e.meta('l4proto'), e.anonSet(['tcp', 'udp'])),
+        e.dnatViaMaps(L3[fam], portKey(fam), MAP_ADDR[fam], MAP_PORT[fam]),
+      ]);
+}
+
+function natRules(tx: Transaction, nets: Network[]): void {
+  for (const net of nets) {
+    if (net.internal) continue;
+    for (const fam of FAMILIES)
+      for (const s of subnetsOf(net, fam)) {
+        const c = parseCidr('subnet', s.cidr);
+        tx.addRule(CHAIN.postrouting, [
+          e.match(e.payload(L3[fam], 'saddr'), e.prefix(s.cidr.split('/')[0] ?? '', c.prefix)),
+          e.match(e.meta('oifname'), net.bridge, '!='),
+          e.masquerade,
+        ]);
+      }
+    // Hairpin: a container reaching a published port on its own bridge gets the gateway as source,
+    // so the reply comes back through the host and is un-NATed.
+    tx.addRule(CHAIN.postrouting, [
+      e.match(e.meta('iifname'), net.bridge),
+      e.match(e.meta('oifname'), net.bridge),
+      e.match(e.ct('status'), 'dnat', 'in'),
+      e.masquerade,
+    ]);
+  }
+}
+
+function forwardRules(tx: Transaction, nets: Network[]): void {
+  const toBridges = e.match(e.meta('oifname'), `@${SET_BRIDGES}`);
+  tx.addRule(CHAIN.forward, [toBridges, e.match(e.ct('state'), ['established', 'related'], 'in'), e.accept]);
+  tx.addRule(CHAIN.forward, [toBridges, e.match(e.ct('status'), 'dnat', 'in'), e.accept]);
+  for (const net of nets)
+    tx.addRule(CHAIN.forward, [e.match(e.meta('iifname'), net.bridge), e.match(e.meta('oifname'), net.bridge), e.accept]);
+  // Anything else towards a bridge (another network, or a machine routing the subnet here) is dropped.
+  tx.addRule(CHAIN.forward, [toBridges, e.drop]);
+  for (const net of nets)
+    tx.addRule(CHAIN.forward, [e.match(e.meta('iifname'), net.bridge), net.internal ? e.drop : e.accept]);
+}
+
+/** A container may talk to its own gateway, never to another network's. */
+function inputRules(tx: Transaction, nets: Network[]): void {
+  if (nets.length < 2) return;
+  for (const net of nets)
+    for (const fam of FAMILIES)
+      for (const s of subnetsOf(net, fam))
+        tx.addRule(CHAIN.input, [
+          e.match(e.meta('iifname'), net.bridge),
+          e.match(e.payload(L3[fam], 'daddr'), s.gateway, '!='),
+          e.match(e.payload(L3[fam], 'daddr'), `@${SET_GATEWAYS[fam]}`),
+          e.drop,
+        ]);
+}
+
+function elements(tx: Transaction, state: State, nets: Network[]): void {
+  tx.addElements(SET_BRIDGES, nets.map((n) => n.bridge));
+  for (const fam of FAMILIES)
+    tx.addElements(SET_GATEWAYS[fam], nets.flatMap((n) => subnetsOf(n, fam).map((s) => s.gateway)));
+  const grouped = new Map<string, Element[]>();
+  for (const port of sortPorts(state.ports))
+    for (const { set, elem } of portElements(state, port)) grouped.set(set, [...(grouped.get(set) ?? []), ...elem]);
+  for (const [set, elem] of [...grouped].sort(([a], [b]) => (a < b ? -1 : 1))) tx.addElements(set, elem);
+}
+
+export function sortPorts(ports: readonly PublishedPort[]): PublishedPort[] {
+  const key = (p: PublishedPort) => `${p.protocol}/${p.hostIp ?? ''}/${String(p.hostPort).padStart(5, '0')}`;
+  return [...ports].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+}
+
+/** Starts a transaction on the owned table. */
+export const ownedTransaction = () => new Transaction(FAMILY, TABLE);
+
+export function renderRuleset(state: State): NftDocument {
+  const nets = [...state.networks].sort(byName);
+  const tx = ownedTransaction().addTable().flushTable();
+  declare(tx);
+  dnatRules(tx);
+  natRules(tx, nets);
+  forwardRules(tx, nets);
+  inputRules(tx, nets);
+  elements(tx, state, nets);
+  return tx.toDocument();
+}
+
+export type { KnownStatement };

@@ -1,0 +1,384 @@
+/**
+ * The public entry point: one host (the current network namespace, or a named one), its desired
+ * state on disk, and the operations that move the kernel to it.
+ */
+import { basename } from 'node:path';
+import { lastValueFrom, type Observable } from 'rxjs';
+import { NotFoundError, ValidationError, NftbridgeError, isNotFound } from './errors.js';
+import { defaultRunner, type Runner } from './exec/runner.js';
+import { Firewall } from './firewall/firewall.js';
+import { FAMILY, TABLE } from './firewall/names.js';
+import { renderRuleset } from './firewall/render.js';
+import { Ip } from './ip/ip.js';
+import { NftClient } from './nft/client.js';
+import type { NftDocument } from './nft/schema.js';
+import { operation, type OperationEvent, type Step } from './ops/operation.js';
+import { bridgeStep, containerStep, forwardingStep, netnsStep, pathExists, removeLinkStep, vethStep } from './ops/steps.js';
+import { parseCidr } from './topology/cidr.js';
+import {
+  checkContainerName,
+  findEndpoint,
+  findNetwork,
+  netnsPath,
+  newHostIfname,
+  planEndpoint,
+  planNetwork,
+  planPublish,
+  planUnpublish,
+  type ConnectInput,
+  type CreateNetworkInput,
+} from './topology/plan.js';
+import { parseUnpublishSpec } from './topology/publish-spec.js';
+import type { Container, Endpoint, Network, PublishedPort, State } from './topology/state.js';
+import { StateStore } from './topology/store.js';
+import { observeDrift, type Drift } from './reconcile/drift.js';
+
+export interface HostOptions {
+  /** A named namespace (or a path) to treat as the host; the current namespace when absent. */
+  netns?: string;
+  /** Where the desired state lives; default $NFTBRIDGE_STATE_DIR or /var/lib/nftbridge. */
+  stateDir?: string;
+  runner?: Runner;
+}
+
+export interface Status {
+  state: State;
+  drift: Drift[];
+}
+
+export const DEFAULT_STATE_DIR = '/var/lib/nftbridge';
+
+export class Host {
+  readonly ip: Ip;
+  readonly nft: NftClient;
+  readonly firewall: Firewall;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    readonly runner: Runner,
+    /** Path of the host namespace, or undefined for the current one. */
+    readonly netns: string | undefined,
+    readonly store: StateStore,
+  ) {
+    this.ip = new Ip(runner, netns);
+    this.nft = new NftClient(runner, FAMILY, TABLE, netns);
+    this.firewall = new Firewall(this.nft);
+  }
+
+  static async open(options: HostOptions = {}): Promise<Host> {
+    let path: string | undefined;
+    if (options.netns !== undefined) {
+      checkContainerName('netns', options.netns);
+      path = netnsPath(options.netns);
+      if (!(await pathExists(path))) throw new NotFoundError('netns', `namespace ${path} does not exist`);
+    }
+    const dir = options.stateDir ?? process.env.NFTBRIDGE_STATE_DIR ?? DEFAULT_STATE_DIR;
+    // One state file per host namespace, so several sandboxes can share a state directory.
+    const key = options.netns === undefined ? 'host' : `netns-${basename(options.netns).replace(/[^A-Za-z0-9_.-]/g, '_')}`;
+    return new Host(options.runner ?? defaultRunner, path, new StateStore(dir, key));
+  }
+
+  /** The desired state as stored now. */
+  state(): Promise<State> {
+    return this.store.read();
+  }
+
+  /** The nftables JSON document for the desired state (read from disk, nothing applied). */
+  async ruleset(): Promise<NftDocument> {
+    return renderRuleset(await this.store.read());
+  }
+
+  // ---- Observable forms -------------------------------------------------------------------
+
+  createNetwork$(input: CreateNetworkInput): Observable<OperationEvent<Network>> {
+    return this.op('create-network', async (state) => {
+      const net = planNetwork(state, input);
+      const next: State = { ...state, networks: [...state.networks, net] };
+      const families = new Set(net.subnets.map((s) => parseCidr('subnet', s.cidr).family));
+      return {
+        steps: [bridgeStep(this.runner, this.ip, net), forwardingStep(this.runner, this.netns, families), this.rebuildStep(state, next), this.saveStep(state, next)],
+        result: () => net,
+      };
+    });
+  }
+
+  connect$(network: string, container: string, input: ConnectInput = {}): Observable<OperationEvent<Endpoint>> {
+    return this.op('connect', async (state) => {
+      const net = findNetwork(state, network);
+      const ep = planEndpoint(state, network, container, input, newHostIfname(state));
+      const known = state.containers.find((c) => c.name === container);
+      const path = netnsPath(container);
+      const box: Container = known ?? { name: container, netns: path, created: !container.includes('/') && !(await pathExists(path)) };
+      if (!known && container.includes('/') && !(await pathExists(path)))
+        throw new NotFoundError('container', `namespace path ${path} does not exist`);
+      // The first network with egress gives the default route, as Docker's first network does.
+      const hasRoute = state.endpoints.some((e) => e.container === container && !findNetwork(state, e.network).internal);
+      const next: State = {
+        ...state,
+        containers: known ? state.containers : [...state.containers, box],
+        endpoints: [...state.endpoints, ep],
+      };
+      const steps: Step[] = [];
+      if (!known) steps.push(netnsStep(this.runner, box));
+      steps.push(vethStep(this.ip, net, ep, box.netns));
+      steps.push(containerStep(new Ip(this.runner, box.netns), net, ep, !net.internal && !hasRoute));
+      steps.push(this.saveStep(state, next));
+      return { steps, result: () => ep };
+    });
+  }
+
+  publish$(network: string, container: string, specs: readonly string[]): Observable<OperationEvent<PublishedPort[]>> {
+    return this.op('publish', async (state) => {
+      const ports = planPublish(state, network, container, specs);
+      const next: State = { ...state, ports: [...state.ports, ...ports] };
+      return {
+        steps: [
+          {
+            name: 'firewall',
+            detail: ports.map(describePort).join(', '),
+            run: async () => void (await this.firewall.addPorts(next, ports)),
+            undo: async () => void (await this.firewall.removePorts(next, ports)),
+          },
+          this.saveStep(state, next),
+        ],
+        result: () => ports,
+      };
+    });
+  }
+
+  unpublish$(network: string, container: string, specs: readonly string[]): Observable<OperationEvent<PublishedPort[]>> {
+    return this.op('unpublish', async (state) => {
+      const ports = planUnpublish(state, network, container, specs.map((s) => parseUnpublishSpec(s, 'spec')));
+      const next: State = { ...state, ports: state.ports.filter((p) => !ports.includes(p)) };
+      return {
+        steps: [
+          {
+            name: 'firewall',
+            detail: ports.map(describePort).join(', '),
+            run: async () => void (await this.firewall.removePorts(state, ports)),
+            undo: async () => void (await this.firewall.addPorts(state, ports)),
+          },
+          this.saveStep(state, next),
+        ],
+        result: () => ports,
+      };
+    });
+  }
+
+  disconnect$(network: string, container: string): Observable<OperationEvent<Endpoint>> {
+    return this.op('disconnect', async (state) => {
+      findNetwork(state, network);
+      const ep = findEndpoint(state, network, container);
+      const ports = state.ports.filter((p) => p.network === network && p.container === container);
+      const endpoints = state.endpoints.filter((e) => e !== ep);
+      const box = state.containers.find((c) => c.name === container);
+      const stillUsed = endpoints.some((e) => e.container === container);
+      const next: State = {
+        ...state,
+        endpoints,
+        ports: state.ports.filter((p) => !ports.includes(p)),
+        containers: stillUsed ? state.containers : state.containers.filter((c) => c.name !== container),
+      };
+      const steps: Step[] = [];
+      if (ports.length > 0)
+        steps.push({
+          name: 'firewall',
+          detail: ports.map(describePort).join(', '),
+          run: async () => void (await this.firewall.removePorts(state, ports)),
+          undo: async () => void (await this.firewall.addPorts(state, ports)),
+        });
+      steps.push(removeLinkStep(this.ip, ep.hostIfname, 'veth'));
+      if (!stillUsed && box?.created) steps.push(this.removeNetnsStep(box));
+      steps.push(this.saveStep(state, next));
+      return { steps, result: () => ep };
+    });
+  }
+
+  removeNetwork$(name: string): Observable<OperationEvent<Network>> {
+    return this.op('remove-network', async (state) => {
+      const net = findNetwork(state, name);
+      const users = state.endpoints.filter((e) => e.network === name).map((e) => e.container);
+      if (users.length > 0) throw new ValidationError('network', `network "${name}" still has containers connected: ${users.join(', ')}`);
+      const next: State = { ...state, networks: state.networks.filter((n) => n !== net) };
+      return {
+        steps: [this.rebuildStep(state, next), removeLinkStep(this.ip, net.bridge, 'bridge'), this.saveStep(state, next)],
+        result: () => net,
+      };
+    });
+  }
+
+  /** Converges the kernel to the desired state; running it twice changes nothing the second time. */
+  apply$(): Observable<OperationEvent<NftDocument>> {
+    return this.op('apply', async (state) => {
+      let doc: NftDocument | undefined;
+      const steps: Step[] = [
+        { name: 'links', detail: 'bridges and endpoints', run: () => this.ensureLinks(state) },
+        { name: 'firewall', detail: 'rebuild table nftbridge', run: async () => void (doc = await this.firewall.rebuild(state)) },
+      ];
+      return { steps, result: () => doc ?? renderRuleset(state) };
+    });
+  }
+
+  /** Removes everything nftbridge made in this host: table, veths, bridges, namespaces it created. */
+  down$(): Observable<OperationEvent<State>> {
+    return this.op('down', async (state) => {
+      // Firewall first while the links still exist, then endpoints, then bridges (netavark's order).
+      const steps: Step[] = [{ name: 'firewall', detail: `delete table ${FAMILY} ${TABLE}`, run: () => this.firewall.remove() }];
+      for (const ep of state.endpoints) steps.push(removeLinkStep(this.ip, ep.hostIfname, 'veth'));
+      for (const net of state.networks) steps.push(removeLinkStep(this.ip, net.bridge, 'bridge'));
+      for (const box of state.containers) if (box.created) steps.push(this.removeNetnsStep(box));
+      steps.push({ name: 'state', detail: this.store.file, run: () => this.store.write({ version: 1, networks: [], containers: [], endpoints: [], ports: [] }) });
+      return { steps, result: () => state };
+    });
+  }
+
+  // ---- Promise forms: the last value of each Observable --------------------------------------
+
+  createNetwork(input: CreateNetworkInput): Promise<Network> {
+    return last(this.createNetwork$(input));
+  }
+  connect(network: string, container: string, input: ConnectInput = {}): Promise<Endpoint> {
+    return last(this.connect$(network, container, input));
+  }
+  publish(network: string, container: string, specs: readonly string[]): Promise<PublishedPort[]> {
+    return last(this.publish$(network, container, specs));
+  }
+  unpublish(network: string, container: string, specs: readonly string[]): Promise<PublishedPort[]> {
+    return last(this.unpublish$(network, container, specs));
+  }
+  disconnect(network: string, container: string): Promise<Endpoint> {
+    return last(this.disconnect$(network, container));
+  }
+  removeNetwork(name: string): Promise<Network> {
+    return last(this.removeNetwork$(name));
+  }
+  apply(): Promise<NftDocument> {
+    return last(this.apply$());
+  }
+  down(): Promise<State> {
+    return last(this.down$());
+  }
+
+  /** Desired state and where the kernel differs from it. */
+  async status(): Promise<Status> {
+    const state = await this.store.read();
+    return { state, drift: await observeDrift(this, state) };
+  }
+
+  async close(): Promise<void> {
+    await this.queue.catch(() => undefined);
+  }
+
+  // ---- internals -----------------------------------------------------------------------------
+
+  /** Bridges and endpoints that are missing are recreated; what exists is left alone. */
+  async ensureLinks(state: State): Promise<void> {
+    const links = new Map((await this.ip.links()).map((l) => [l.ifname, l]));
+    for (const net of state.networks) {
+      if (!links.has(net.bridge)) await bridgeStep(this.runner, this.ip, net).run();
+      else await this.ensureBridgeAddresses(net);
+      const families = new Set(net.subnets.map((s) => parseCidr('subnet', s.cidr).family));
+      await forwardingStep(this.runner, this.netns, families).run();
+    }
+    for (const ep of state.endpoints) {
+      const net = findNetwork(state, ep.network);
+      const box = state.containers.find((c) => c.name === ep.container);
+      const link = links.get(ep.hostIfname);
+      if (link) {
+        if (link.master !== net.bridge || !link.flags.includes('UP')) await this.ip.run(['link', 'set', ep.hostIfname, 'master', net.bridge, 'up']);
+        continue;
+      }
+      if (!box || !(await pathExists(box.netns))) continue; // the container is gone; its ports are dropped by the controller
+      const cip = new Ip(this.runner, box.netns);
+      const inside = await cip.links().catch(() => []);
+      if (inside.some((l) => l.ifname === ep.ifname)) await cip.run(['link', 'del', ep.ifname]).catch(() => undefined);
+      await vethStep(this.ip, net, ep, box.netns).run();
+      const hasRoute = state.endpoints.some((e) => e !== ep && e.container === ep.container && !findNetwork(state, e.network).internal);
+      await containerStep(cip, net, ep, !net.internal && !hasRoute).run();
+    }
+  }
+
+  private async ensureBridgeAddresses(net: Network): Promise<void> {
+    const addrs = await this.ip.addresses();
+    const have = new Set(addrs.filter((a) => a.ifname === net.bridge).flatMap((a) => a.addr_info.map((i) => i.local)));
+    for (const s of net.subnets)
+      if (!have.has(s.gateway)) {
+        const c = parseCidr('subnet', s.cidr);
+        await this.ip.run(['addr', 'add', `${s.gateway}/${c.prefix}`, 'dev', net.bridge, ...(c.family === 6 ? ['nodad'] : [])]);
+      }
+    await this.ip.run(['link', 'set', net.bridge, 'up']);
+  }
+
+  private rebuildStep(before: State, after: State): Step {
+    return {
+      name: 'firewall',
+      detail: `rebuild table ${FAMILY} ${TABLE}`,
+      run: async () => void (await this.firewall.rebuild(after)),
+      undo: async () => void (before.networks.length > 0 ? await this.firewall.rebuild(before) : await this.firewall.remove()),
+    };
+  }
+
+  private saveStep(before: State, after: State): Step {
+    return { name: 'state', detail: this.store.file, run: () => this.store.write(after), undo: () => this.store.write(before) };
+  }
+
+  private removeNetnsStep(box: Container): Step {
+    return {
+      name: 'netns',
+      detail: `delete ${box.name}`,
+      run: async () => {
+        try {
+          await this.runner.run('ip', ['netns', 'del', box.name]);
+        } catch (err) {
+          if (!isNotFound(err)) throw err;
+        }
+      },
+    };
+  }
+
+  /** Serialises operations in this process, then across processes with the state lock. */
+  private async lock(): Promise<() => Promise<void>> {
+    let releaseLocal!: () => void;
+    const mine = new Promise<void>((r) => (releaseLocal = r));
+    const previous = this.queue;
+    this.queue = previous.then(() => mine);
+    await previous.catch(() => undefined);
+    try {
+      const releaseFile = await this.store.acquire();
+      return async () => {
+        await releaseFile();
+        releaseLocal();
+      };
+    } catch (err) {
+      releaseLocal();
+      throw err;
+    }
+  }
+
+  private op<T>(name: string, build: (state: State) => Promise<{ steps: Step[]; result: () => T }>): Observable<OperationEvent<T>> {
+    return operation(name, async () => {
+      const release = await this.lock();
+      try {
+        const state = await this.store.read();
+        return { ...(await build(state)), release };
+      } catch (err) {
+        await release();
+        throw err;
+      }
+    });
+  }
+}
+
+async function last<T>(ops: Observable<OperationEvent<T>>): Promise<T> {
+  const ev = await lastValueFrom(ops);
+  if (ev.type !== 'done') throw new NftbridgeError('operation ended without a result');
+  return ev.result;
+}
+
+export function describePort(p: PublishedPort): string {
+  const host = p.hostIp === undefined ? '' : p.hostIp.includes(':') ? `[${p.hostIp}]:` : `${p.hostIp}:`;
+  const hp = p.hostPortEnd > p.hostPort ? `${p.hostPort}-${p.hostPortEnd}` : String(p.hostPort);
+  const end = p.containerPort + (p.hostPortEnd - p.hostPort);
+  const cp = end > p.containerPort ? `${p.containerPort}-${end}` : String(p.containerPort);
+  return `${host}${hp}:${cp}/${p.protocol}`;
+}

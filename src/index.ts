@@ -1,0 +1,17 @@
+export { Host, DEFAULT_STATE_DIR, describePort, type HostOptions, type Status } from './host.js';
+export * from './errors.js';
+export { ExecaRunner, defaultRunner, inNetns, type Runner, type RunOptions, type RunResult } from './exec/runner.js';
+export { Ip, BatchError } from './ip/ip.js';
+export { NftClient, serialize } from './nft/client.js';
+export * from './nft/schema.js';
+export * as nftExpr from './nft/expr.js';
+export { Transaction, type ChainSpec, type MapSpec, type Element } from './nft/transaction.js';
+export { renderRuleset, portElements } from './firewall/render.js';
+export { Firewall } from './firewall/firewall.js';
+export * from './firewall/names.js';
+export { operation, rollback, type OperationEvent, type Step } from './ops/operation.js';
+export * from './topology/state.js';
+export { parsePublishSpec, parseUnpublishSpec, type PortSpec, type UnpublishSpec } from './topology/publish-spec.js';
+export { planNetwork, planEndpoint, planPublish, planUnpublish, defaultBridgeName, type CreateNetworkInput, type ConnectInput } from './topology/plan.js';
+export { parseCidr, normalizeIp } from './topology/cidr.js';
+export { observeDrift, diffTables, shapeOfDocument, shapeOfListing, type Drift } from './reconcile/drift.js';

@@ -1,0 +1,39 @@
+/** zod schemas for what `ip -j` prints; only the fields nftbridge reads are required. */
+import { z } from 'zod';
+
+export const linkSchema = z.looseObject({
+  ifindex: z.number(),
+  ifname: z.string(),
+  flags: z.array(z.string()).default([]),
+  mtu: z.number().optional(),
+  master: z.string().optional(),
+  operstate: z.string().optional(),
+  link_type: z.string().optional(),
+  address: z.string().optional(),
+  linkinfo: z.looseObject({ info_kind: z.string().optional() }).optional(),
+});
+export type Link = z.infer<typeof linkSchema>;
+
+export const addrInfoSchema = z.looseObject({
+  family: z.enum(['inet', 'inet6']),
+  local: z.string(),
+  prefixlen: z.number(),
+  scope: z.string().optional(),
+});
+
+export const addrSchema = z.looseObject({
+  ifindex: z.number(),
+  ifname: z.string(),
+  addr_info: z.array(addrInfoSchema).default([]),
+});
+export type LinkAddresses = z.infer<typeof addrSchema>;
+
+export const routeSchema = z.looseObject({
+  dst: z.string(),
+  gateway: z.string().optional(),
+  dev: z.string().optional(),
+  protocol: z.string().optional(),
+  scope: z.string().optional(),
+  prefsrc: z.string().optional(),
+});
+export type Route = z.infer<typeof routeSchema>;

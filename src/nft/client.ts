@@ -1,0 +1,51 @@
+/** Drives the nft binary for one owned table, inside a chosen network namespace. */
+import { isNotFound, SchemaError } from '../errors.js';
+import type { Runner } from '../exec/runner.js';
+import { documentSchema, listingSchema, type Family, type Listing, type NftDocument } from './schema.js';
+
+export class NftClient {
+  constructor(
+    private readonly runner: Runner,
+    readonly family: Family,
+    readonly table: string,
+    private readonly netns?: string,
+  ) {}
+
+  /** Applies a document in one atomic transaction; validating first keeps bad JSON from reaching nft. */
+  async apply(doc: NftDocument): Promise<void> {
+    await this.runner.run('nft', ['-j', '-f', '-'], { input: serialize(doc), inputAsFile: true, netns: this.netns });
+  }
+
+  /** Asks nft whether it would accept the document (`nft -c`), changing nothing. */
+  async check(doc: NftDocument): Promise<void> {
+    await this.runner.run('nft', ['-c', '-j', '-f', '-'], { input: serialize(doc), inputAsFile: true, netns: this.netns });
+  }
+
+  /** Lists only the owned table; null when it does not exist. */
+  async list(): Promise<Listing | null> {
+    try {
+      const { stdout } = await this.runner.run('nft', ['-j', 'list', 'table', this.family, this.table], { netns: this.netns });
+      const parsed = listingSchema.safeParse(JSON.parse(stdout));
+      if (!parsed.success) throw new SchemaError('nft -j list table', parsed.error.issues);
+      return parsed.data;
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw err;
+    }
+  }
+
+  /** Removes the owned table; a table that is already gone is not an error. */
+  async deleteTable(): Promise<void> {
+    try {
+      await this.runner.run('nft', ['delete', 'table', this.family, this.table], { netns: this.netns });
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+}
+
+export function serialize(doc: NftDocument): string {
+  const parsed = documentSchema.safeParse(doc);
+  if (!parsed.success) throw new SchemaError('nftables document', parsed.error.issues);
+  return JSON.stringify(parsed.data);
+}

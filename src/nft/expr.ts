@@ -1,0 +1,21 @@
+/** Typed builders for the expressions and statements nftbridge emits, in nft's canonical listing form. */
+import type { Expr, KnownStatement } from './schema.js';
+
+export const payload = (protocol: string, field: string): Expr => ({ payload: { protocol, field } });
+export const meta = (key: string): Expr => ({ meta: { key } });
+export const ct = (key: string): Expr => ({ ct: { key } });
+export const fibDaddrType: Expr = { fib: { result: 'type', flags: ['daddr'] } };
+export const concat = (...parts: Expr[]): Expr => ({ concat: parts });
+export const prefix = (addr: string, len: number): Expr => ({ prefix: { addr, len } });
+export const range = (lo: number, hi: number): Expr => ({ range: [lo, hi] });
+export const anonSet = (items: Expr[]): Expr => ({ set: items });
+export const mapLookup = (key: Expr, data: string): Expr => ({ map: { key, data } });
+
+export const match = (left: Expr, right: Expr, op: '==' | '!=' | 'in' = '=='): KnownStatement => ({ match: { op, left, right } });
+export const accept: KnownStatement = { accept: null };
+export const drop: KnownStatement = { drop: null };
+export const masquerade: KnownStatement = { masquerade: null };
+export const jump = (target: string): KnownStatement => ({ jump: { target } });
+export const dnatViaMaps = (family: 'ip' | 'ip6', key: Expr, addrMap: string, portMap: string): KnownStatement => ({
+  dnat: { family, addr: mapLookup(key, `@${addrMap}`), port: mapLookup(key, `@${portMap}`) },
+});

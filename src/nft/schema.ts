@@ -1,0 +1,153 @@
+/**
+ * zod schemas of the libnftables JSON format (man libnftables-json), limited to what nftbridge
+ * emits plus what `nft -j list table` prints for its table. Unknown statements parse as opaque
+ * records so a table that somebody else edited can still be read and reported as drift.
+ */
+import { z } from 'zod';
+
+export type Expr =
+  | string
+  | number
+  | boolean
+  | Expr[]
+  | { payload: { protocol: string; field: string } }
+  | { meta: { key: string } }
+  | { ct: { key: string; dir?: string; family?: string } }
+  | { fib: { result: string; flags: string[] } }
+  | { concat: Expr[] }
+  | { prefix: { addr: string; len: number } }
+  | { range: [Expr, Expr] }
+  | { set: Expr[] | Expr }
+  | { map: { key: Expr; data: Expr } };
+
+export const exprSchema: z.ZodType<Expr> = z.lazy(() =>
+  z.union([
+    z.string(),
+    z.number(),
+    z.boolean(),
+    z.array(exprSchema),
+    z.strictObject({ payload: z.strictObject({ protocol: z.string(), field: z.string() }) }),
+    z.strictObject({ meta: z.strictObject({ key: z.string() }) }),
+    z.strictObject({ ct: z.strictObject({ key: z.string(), dir: z.string().optional(), family: z.string().optional() }) }),
+    z.strictObject({ fib: z.strictObject({ result: z.string(), flags: z.array(z.string()) }) }),
+    z.strictObject({ concat: z.array(exprSchema) }),
+    z.strictObject({ prefix: z.strictObject({ addr: z.string(), len: z.number().int() }) }),
+    z.strictObject({ range: z.tuple([exprSchema, exprSchema]) }),
+    z.strictObject({ set: z.union([z.array(exprSchema), exprSchema]) }),
+    z.strictObject({ map: z.strictObject({ key: exprSchema, data: exprSchema }) }),
+  ]),
+);
+
+const matchOp = z.enum(['==', '!=', '<', '>', '<=', '>=', 'in']);
+
+export const knownStatementSchema = z.union([
+  z.strictObject({ match: z.strictObject({ op: matchOp, left: exprSchema, right: exprSchema }) }),
+  z.strictObject({ accept: z.null() }),
+  z.strictObject({ drop: z.null() }),
+  z.strictObject({ return: z.null() }),
+  z.strictObject({ jump: z.strictObject({ target: z.string() }) }),
+  z.strictObject({ goto: z.strictObject({ target: z.string() }) }),
+  z.strictObject({ counter: z.union([z.null(), z.strictObject({ packets: z.number(), bytes: z.number() })]) }),
+  z.strictObject({ masquerade: z.union([z.null(), z.strictObject({ flags: z.array(z.string()).optional() })]) }),
+  z.strictObject({
+    dnat: z.strictObject({ family: z.enum(['ip', 'ip6']).optional(), addr: exprSchema, port: exprSchema.optional() }),
+  }),
+  z.strictObject({
+    snat: z.strictObject({ family: z.enum(['ip', 'ip6']).optional(), addr: exprSchema, port: exprSchema.optional() }),
+  }),
+]);
+export type KnownStatement = z.infer<typeof knownStatementSchema>;
+
+/** Statements nftbridge never emits (someone else's edits) still parse, as opaque records. */
+export const statementSchema = z.union([knownStatementSchema, z.record(z.string(), z.unknown())]);
+export type Statement = z.infer<typeof statementSchema>;
+
+export const familySchema = z.enum(['ip', 'ip6', 'inet', 'arp', 'bridge', 'netdev']);
+export type Family = z.infer<typeof familySchema>;
+
+export const tableSchema = z.object({ family: familySchema, name: z.string(), handle: z.number().optional() });
+export const chainSchema = z.object({
+  family: familySchema,
+  table: z.string(),
+  name: z.string(),
+  handle: z.number().optional(),
+  type: z.enum(['filter', 'nat', 'route']).optional(),
+  hook: z.string().optional(),
+  prio: z.number().optional(),
+  policy: z.enum(['accept', 'drop']).optional(),
+});
+export const ruleSchema = z.object({
+  family: familySchema,
+  table: z.string(),
+  chain: z.string(),
+  handle: z.number().optional(),
+  comment: z.string().optional(),
+  expr: z.array(statementSchema),
+});
+export const setElemSchema = z.union([
+  exprSchema,
+  z.tuple([exprSchema, exprSchema]), // map element: [key, data]
+]);
+export const setSchema = z.object({
+  family: familySchema,
+  table: z.string(),
+  name: z.string(),
+  handle: z.number().optional(),
+  type: z.union([z.string(), z.array(z.string())]),
+  map: z.string().optional(),
+  flags: z.array(z.string()).optional(),
+  elem: z.array(setElemSchema).optional(),
+});
+export const elementSchema = z.object({
+  family: familySchema,
+  table: z.string(),
+  name: z.string(),
+  elem: z.array(setElemSchema),
+});
+
+export type TableObj = z.infer<typeof tableSchema>;
+export type ChainObj = z.infer<typeof chainSchema>;
+export type RuleObj = z.infer<typeof ruleSchema>;
+export type SetObj = z.infer<typeof setSchema>;
+export type ElementObj = z.infer<typeof elementSchema>;
+
+/** One object as a command's operand: exactly one key naming the kind. */
+export const objectSchema = z.union([
+  z.strictObject({ table: tableSchema }),
+  z.strictObject({ chain: chainSchema }),
+  z.strictObject({ rule: ruleSchema }),
+  z.strictObject({ set: setSchema }),
+  z.strictObject({ map: setSchema }),
+  z.strictObject({ element: elementSchema }),
+]);
+export type NftObject = z.infer<typeof objectSchema>;
+
+export const commandSchema = z.union([
+  z.strictObject({ add: objectSchema }),
+  z.strictObject({ create: objectSchema }),
+  z.strictObject({ flush: objectSchema }),
+  z.strictObject({ delete: objectSchema }),
+]);
+export type NftCommand = z.infer<typeof commandSchema>;
+
+/** A document nftbridge hands to `nft -j -f -`. */
+export const documentSchema = z.strictObject({ nftables: z.array(commandSchema) });
+export type NftDocument = z.infer<typeof documentSchema>;
+
+/** What `nft -j list table` prints: metainfo first, then objects. */
+export const listingSchema = z.object({
+  nftables: z.array(
+    z.union([
+      z.strictObject({
+        metainfo: z.object({ version: z.string(), release_name: z.string().optional(), json_schema_version: z.number() }),
+      }),
+      z.strictObject({ table: tableSchema }),
+      z.strictObject({ chain: chainSchema }),
+      z.strictObject({ rule: ruleSchema }),
+      z.strictObject({ set: setSchema }),
+      z.strictObject({ map: setSchema }),
+      z.record(z.string(), z.unknown()), // flowtables, counters, quotas…: kept, not interpreted
+    ]),
+  ),
+});
+export type Listing = z.infer<typeof listingSchema>;

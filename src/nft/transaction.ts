@@ -1,0 +1,85 @@
+/**
+ * A transaction against one table: objects get family and table from it and never repeat them,
+ * and the whole thing renders to one document applied atomically by `nft -j -f -`.
+ */
+import type { Expr, KnownStatement, NftCommand, NftDocument, Family } from './schema.js';
+
+export interface ChainSpec {
+  name: string;
+  type?: 'filter' | 'nat' | 'route';
+  hook?: string;
+  prio?: number;
+  policy?: 'accept' | 'drop';
+}
+
+export interface MapSpec {
+  name: string;
+  type: string | string[];
+  map?: string;
+  flags?: string[];
+}
+
+export type Element = Expr | [Expr, Expr];
+
+export class Transaction {
+  private readonly commands: NftCommand[] = [];
+
+  constructor(
+    readonly family: Family,
+    readonly table: string,
+  ) {}
+
+  private get ids() {
+    return { family: this.family, table: this.table };
+  }
+
+  addTable(): this {
+    this.commands.push({ add: { table: { family: this.family, name: this.table } } });
+    return this;
+  }
+
+  flushTable(): this {
+    this.commands.push({ flush: { table: { family: this.family, name: this.table } } });
+    return this;
+  }
+
+  deleteTable(): this {
+    this.commands.push({ delete: { table: { family: this.family, name: this.table } } });
+    return this;
+  }
+
+  addChain(spec: ChainSpec): this {
+    this.commands.push({ add: { chain: { ...this.ids, ...spec } } });
+    return this;
+  }
+
+  /** A set (no `map`) or a map (with `map`, the data type). */
+  addSet(spec: MapSpec): this {
+    const body = { ...this.ids, ...spec };
+    this.commands.push(spec.map ? { add: { map: body } } : { add: { set: body } });
+    return this;
+  }
+
+  addRule(chain: string, expr: KnownStatement[]): this {
+    this.commands.push({ add: { rule: { ...this.ids, chain, expr } } });
+    return this;
+  }
+
+  addElements(set: string, elem: Element[]): this {
+    if (elem.length > 0) this.commands.push({ add: { element: { ...this.ids, name: set, elem } } });
+    return this;
+  }
+
+  deleteElements(set: string, elem: Element[]): this {
+    if (elem.length > 0) this.commands.push({ delete: { element: { ...this.ids, name: set, elem } } });
+    return this;
+  }
+
+  get size(): number {
+    return this.commands.length;
+  }
+
+  toDocument(): NftDocument {
+    return { nftables: [...this.commands] };
+  }
+}

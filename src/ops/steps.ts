@@ -1,0 +1,145 @@
+/** The kernel-changing steps nftbridge composes into operations, each with its undo. */
+import { access, mkdir } from 'node:fs/promises';
+import { ConflictError, isAlreadyExists, isNotFound, NotFoundError } from '../errors.js';
+import type { Runner } from '../exec/runner.js';
+import { BatchError, Ip, type IpArgs } from '../ip/ip.js';
+import { setSysctl } from '../ip/sysctl.js';
+import { parseCidr } from '../topology/cidr.js';
+import type { Container, Endpoint, Network } from '../topology/state.js';
+import type { Step } from './operation.js';
+
+const ignoreMissing = async (p: Promise<void>) => {
+  try {
+    await p;
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+};
+
+export async function pathExists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Bridge with its gateway addresses, up; IPv6 router advertisements from containers are ignored. */
+export function bridgeStep(runner: Runner, ip: Ip, net: Network): Step {
+  const lines: IpArgs[] = [['link', 'add', net.bridge, ...(net.mtu ? ['mtu', String(net.mtu)] : []), 'type', 'bridge']];
+  for (const s of net.subnets) {
+    const c = parseCidr('subnet', s.cidr);
+    lines.push(['addr', 'add', `${s.gateway}/${c.prefix}`, 'dev', net.bridge, ...(c.family === 6 ? ['nodad'] : [])]);
+  }
+  lines.push(['link', 'set', net.bridge, 'up']);
+  return {
+    name: 'bridge',
+    detail: `${net.bridge} ${net.subnets.map((s) => `${s.gateway}/${s.cidr.split('/')[1]}`).join(' ')}`,
+    run: async () => {
+      if (net.subnets.some((s) => s.cidr.includes(':'))) {
+        // Set before addresses exist so the bridge never accepts a router advertisement.
+        await ip.run(lines[0] ?? []).catch((err: unknown) => {
+          if (isAlreadyExists(err)) throw new ConflictError('bridge', `an interface named ${net.bridge} already exists`);
+          throw err;
+        });
+        await setSysctl(runner, ip.netns, ['net', 'ipv6', 'conf', net.bridge, 'accept_ra'], '0');
+        await ip.batch(lines.slice(1));
+        return;
+      }
+      await ip.batch(lines).catch((err: unknown) => {
+        if (err instanceof BatchError && err.line === 0 && isAlreadyExists(err))
+          throw new ConflictError('bridge', `an interface named ${net.bridge} already exists`);
+        throw err;
+      });
+    },
+    undo: () => ignoreMissing(ip.run(['link', 'del', net.bridge])),
+  };
+}
+
+export function removeLinkStep(ip: Ip, name: string, stepName: string): Step {
+  return { name: stepName, detail: name, run: () => ignoreMissing(ip.run(['link', 'del', name])) };
+}
+
+/** Forwarding on in the host namespace; left on at teardown, as Docker does. */
+export function forwardingStep(runner: Runner, netns: string | undefined, families: ReadonlySet<4 | 6>): Step {
+  return {
+    name: 'forwarding',
+    detail: [...families].map((f) => (f === 4 ? 'net.ipv4.ip_forward=1' : 'net.ipv6.conf.all.forwarding=1')).join(' '),
+    run: async () => {
+      if (families.has(4)) await setSysctl(runner, netns, ['net', 'ipv4', 'ip_forward'], '1');
+      if (families.has(6)) await setSysctl(runner, netns, ['net', 'ipv6', 'conf', 'all', 'forwarding'], '1');
+    },
+  };
+}
+
+/** A named container namespace is created when missing (and remembered, so `down` removes only ours). */
+export function netnsStep(runner: Runner, container: Container): Step {
+  return {
+    name: 'netns',
+    detail: container.netns,
+    run: async () => {
+      if (!container.created) {
+        if (!(await pathExists(container.netns))) throw new NotFoundError('container', `namespace ${container.netns} does not exist`);
+        return;
+      }
+      await mkdir('/run/netns', { recursive: true }).catch(() => undefined);
+      await runner.run('ip', ['netns', 'add', container.name]);
+    },
+    undo: async () => {
+      if (container.created) await ignoreMissing(runner.run('ip', ['netns', 'del', container.name]).then(() => undefined));
+    },
+  };
+}
+
+/** The veth pair is created with its peer directly in the container: no move, one process. */
+export function vethStep(hostIp: Ip, net: Network, ep: Endpoint, containerNetns: string): Step {
+  const mtu = net.mtu ? ['mtu', String(net.mtu)] : [];
+  const peer = ['peer', 'name', ep.ifname, ...(ep.mac ? ['address', ep.mac] : []), ...mtu, 'netns', containerNetns];
+  return {
+    name: 'veth',
+    detail: `${ep.hostIfname} <-> ${ep.container}:${ep.ifname}`,
+    run: async () => {
+      await hostIp
+        .batch([
+          ['link', 'add', ep.hostIfname, ...mtu, 'type', 'veth', ...peer],
+          ['link', 'set', ep.hostIfname, 'master', net.bridge, 'up'],
+        ])
+        .catch((err: unknown) => {
+          if (err instanceof BatchError && err.line === 0 && isAlreadyExists(err))
+            throw new ConflictError('ifname', `${ep.ifname} already exists in container "${ep.container}"`);
+          throw err;
+        });
+    },
+    undo: () => ignoreMissing(hostIp.run(['link', 'del', ep.hostIfname])),
+  };
+}
+
+/** Inside the container: loopback up, addresses, link up, and the default route when wanted. */
+export function containerStep(containerIp: Ip, net: Network, ep: Endpoint, defaultRoute: boolean): Step {
+  const lines: IpArgs[] = [['link', 'set', 'lo', 'up']];
+  for (const addr of ep.addresses) {
+    const subnet = net.subnets.find((s) => s.cidr.includes(':') === addr.includes(':'));
+    const len = subnet?.cidr.split('/')[1] ?? (addr.includes(':') ? '64' : '24');
+    lines.push(['addr', 'add', `${addr}/${len}`, 'dev', ep.ifname, ...(addr.includes(':') ? ['nodad'] : [])]);
+  }
+  lines.push(['link', 'set', ep.ifname, 'up']);
+  const routes: IpArgs[] = defaultRoute
+    ? net.subnets.map((s) => ['route', 'add', 'default', 'via', s.gateway, 'dev', ep.ifname])
+    : [];
+  return {
+    name: 'container',
+    detail: `${ep.container}:${ep.ifname} ${ep.addresses.join(' ')}${defaultRoute ? ` via ${net.subnets.map((s) => s.gateway).join(' ')}` : ''}`,
+    run: async () => {
+      try {
+        await containerIp.batch([...lines, ...routes]);
+      } catch (err) {
+        // A default route the container already has is its owner's choice: keep it.
+        if (!(err instanceof BatchError && err.line >= lines.length && isAlreadyExists(err))) throw err;
+        for (const r of routes.slice(err.line - lines.length + 1))
+          await containerIp.run(r).catch((e: unknown) => {
+            if (!isAlreadyExists(e)) throw e;
+          });
+      }
+    },
+    // Deleting the veth (the step before) takes addresses and routes with it.
+  };
+}

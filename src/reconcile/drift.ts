@@ -1,0 +1,140 @@
+/** Compares the desired state with what the kernel has: the owned table, bridges, endpoints, namespaces. */
+import { access } from 'node:fs/promises';
+import type { Ip } from '../ip/ip.js';
+import type { NftClient } from '../nft/client.js';
+import type { Listing, NftDocument } from '../nft/schema.js';
+import { renderRuleset } from '../firewall/render.js';
+import type { State } from '../topology/state.js';
+
+export type DriftKind = 'table' | 'chain' | 'set' | 'bridge' | 'address' | 'endpoint' | 'container';
+
+export interface Drift {
+  kind: DriftKind;
+  /** What differs: a chain, set, bridge or endpoint name. */
+  subject: string;
+  reason: string;
+}
+
+/** The parts of a table that matter for equality: chain specs, rule bodies, set elements. */
+export interface TableShape {
+  chains: Map<string, string>;
+  rules: Map<string, string[]>;
+  sets: Map<string, { decl: string; elems: string[] }>;
+}
+
+/** Key-sorted JSON, so two equal objects always print the same. */
+export function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value !== null && typeof value === 'object')
+    return `{${Object.keys(value as object)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  return JSON.stringify(value);
+}
+
+function emptyShape(): TableShape {
+  return { chains: new Map(), rules: new Map(), sets: new Map() };
+}
+
+export function shapeOfDocument(doc: NftDocument): TableShape {
+  const shape = emptyShape();
+  for (const cmd of doc.nftables) {
+    if (!('add' in cmd)) continue;
+    const obj = cmd.add;
+    if ('chain' in obj) {
+      const { name, type, hook, prio, policy } = obj.chain;
+      shape.chains.set(name, canonical({ type, hook, prio, policy }));
+      shape.rules.set(name, shape.rules.get(name) ?? []);
+    } else if ('rule' in obj) shape.rules.set(obj.rule.chain, [...(shape.rules.get(obj.rule.chain) ?? []), canonical(obj.rule.expr)]);
+    else if ('set' in obj || 'map' in obj) {
+      const s = 'set' in obj ? obj.set : obj.map;
+      shape.sets.set(s.name, { decl: canonical({ type: s.type, map: s.map, flags: s.flags }), elems: [] });
+    } else if ('element' in obj) {
+      const s = shape.sets.get(obj.element.name);
+      if (s) s.elems.push(...obj.element.elem.map(canonical));
+    }
+  }
+  for (const s of shape.sets.values()) s.elems.sort();
+  return shape;
+}
+
+export function shapeOfListing(listing: Listing): TableShape {
+  const shape = emptyShape();
+  for (const item of listing.nftables) {
+    if ('chain' in item && item.chain && typeof item.chain === 'object' && 'hook' in item.chain) {
+      const { name, type, hook, prio, policy } = item.chain as { name: string; type?: string; hook?: string; prio?: number; policy?: string };
+      shape.chains.set(name, canonical({ type, hook, prio, policy }));
+      shape.rules.set(name, shape.rules.get(name) ?? []);
+    } else if ('chain' in item && item.chain && typeof item.chain === 'object') {
+      const name = (item.chain as { name: string }).name;
+      shape.chains.set(name, canonical({}));
+      shape.rules.set(name, shape.rules.get(name) ?? []);
+    } else if ('rule' in item && item.rule && typeof item.rule === 'object') {
+      const r = item.rule as { chain: string; expr: unknown[] };
+      shape.rules.set(r.chain, [...(shape.rules.get(r.chain) ?? []), canonical(r.expr)]);
+    } else if (('set' in item && item.set) || ('map' in item && item.map)) {
+      const s = ('set' in item ? item.set : item.map) as { name: string; type: unknown; map?: string; flags?: string[]; elem?: unknown[] };
+      shape.sets.set(s.name, { decl: canonical({ type: s.type, map: s.map, flags: s.flags }), elems: (s.elem ?? []).map(canonical).sort() });
+    }
+  }
+  return shape;
+}
+
+/** Differences between the table nftbridge would write and the one the kernel has. */
+export function diffTables(want: TableShape, have: TableShape | null): Drift[] {
+  if (!have) return [{ kind: 'table', subject: 'nftbridge', reason: 'table is missing' }];
+  const out: Drift[] = [];
+  for (const [name, spec] of want.chains) {
+    const h = have.chains.get(name);
+    if (h === undefined) out.push({ kind: 'chain', subject: name, reason: 'chain is missing' });
+    else if (h !== spec) out.push({ kind: 'chain', subject: name, reason: 'chain hook, priority or policy differs' });
+    else if (canonical(want.rules.get(name)) !== canonical(have.rules.get(name))) {
+      const w = want.rules.get(name)?.length ?? 0;
+      const hv = have.rules.get(name)?.length ?? 0;
+      out.push({ kind: 'chain', subject: name, reason: `rules differ (want ${w}, have ${hv})` });
+    }
+  }
+  for (const name of have.chains.keys()) if (!want.chains.has(name)) out.push({ kind: 'chain', subject: name, reason: 'unexpected chain' });
+  for (const [name, s] of want.sets) {
+    const h = have.sets.get(name);
+    if (!h) out.push({ kind: 'set', subject: name, reason: 'set is missing' });
+    else if (h.decl !== s.decl) out.push({ kind: 'set', subject: name, reason: 'set type or flags differ' });
+    else if (canonical(h.elems) !== canonical(s.elems)) {
+      const missing = s.elems.filter((x) => !h.elems.includes(x)).length;
+      const extra = h.elems.filter((x) => !s.elems.includes(x)).length;
+      out.push({ kind: 'set', subject: name, reason: `elements differ (${missing} missing, ${extra} unexpected)` });
+    }
+  }
+  for (const name of have.sets.keys()) if (!want.sets.has(name)) out.push({ kind: 'set', subject: name, reason: 'unexpected set' });
+  return out;
+}
+
+const exists = (p: string) => access(p).then(() => true, () => false);
+
+/** Reads the kernel once (table, links, addresses) and lists every difference from `state`. */
+export async function observeDrift(ctx: { ip: Ip; nft: NftClient }, state: State): Promise<Drift[]> {
+  const [listing, links, addrs] = await Promise.all([ctx.nft.list(), ctx.ip.links(), ctx.ip.addresses()]);
+  const out: Drift[] = [];
+  if (state.networks.length > 0 || listing) out.push(...diffTables(shapeOfDocument(renderRuleset(state)), listing ? shapeOfListing(listing) : null));
+  const byName = new Map(links.map((l) => [l.ifname, l]));
+  for (const net of state.networks) {
+    const br = byName.get(net.bridge);
+    if (!br) {
+      out.push({ kind: 'bridge', subject: net.bridge, reason: `bridge of network "${net.name}" is missing` });
+      continue;
+    }
+    if (!br.flags.includes('UP')) out.push({ kind: 'bridge', subject: net.bridge, reason: 'bridge is down' });
+    const have = new Set(addrs.filter((a) => a.ifname === net.bridge).flatMap((a) => a.addr_info.map((i) => i.local)));
+    for (const s of net.subnets) if (!have.has(s.gateway)) out.push({ kind: 'address', subject: net.bridge, reason: `gateway ${s.gateway} is missing` });
+  }
+  for (const box of state.containers)
+    if (!(await exists(box.netns))) out.push({ kind: 'container', subject: box.name, reason: `namespace ${box.netns} is gone` });
+  for (const ep of state.endpoints) {
+    const link = byName.get(ep.hostIfname);
+    const bridge = state.networks.find((n) => n.name === ep.network)?.bridge;
+    if (!link) out.push({ kind: 'endpoint', subject: `${ep.network}/${ep.container}`, reason: `host interface ${ep.hostIfname} is missing` });
+    else if (link.master !== bridge) out.push({ kind: 'endpoint', subject: `${ep.network}/${ep.container}`, reason: `${ep.hostIfname} is not attached to ${bridge}` });
+  }
+  return out;
+}

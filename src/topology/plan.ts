@@ -1,0 +1,231 @@
+/**
+ * Pure checks and decisions on the desired state, made before any side effect so that bad input
+ * never leaves anything half-made.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
+import { contains, formatIp, hostRange, overlaps, parseCidr, parseIp, type Cidr } from './cidr.js';
+import { parsePublishSpec, type PortSpec, type UnpublishSpec } from './publish-spec.js';
+import { IFNAME_RE, type Endpoint, type Network, type PublishedPort, type State } from './state.js';
+
+export interface CreateNetworkInput {
+  name: string;
+  /** One CIDR, or one per address family. */
+  subnet: string | string[];
+  gateway?: string | string[];
+  bridge?: string;
+  internal?: boolean;
+  icc?: boolean;
+  mtu?: number;
+}
+
+export interface ConnectInput {
+  ip?: string;
+  ip6?: string;
+  ifname?: string;
+  mac?: string;
+}
+
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+export function checkIfname(field: string, name: string): string {
+  if (name === '') throw new ValidationError(field, 'interface name is empty');
+  if (name.length > 15) throw new ValidationError(field, `interface name "${name}" is longer than 15 characters`);
+  if (!IFNAME_RE.test(name)) throw new ValidationError(field, `interface name "${name}" has characters outside [A-Za-z0-9_.-]`);
+  return name;
+}
+
+export function checkContainerName(field: string, name: string): string {
+  if (name.includes('/')) {
+    if (!name.startsWith('/')) throw new ValidationError(field, `namespace path "${name}" must be absolute`);
+    return name;
+  }
+  if (!/^[A-Za-z0-9_.-]{1,255}$/.test(name) || name === '.' || name === '..')
+    throw new ValidationError(field, `"${name}" is not a namespace name ([A-Za-z0-9_.-]) or an absolute path`);
+  return name;
+}
+
+/** A named namespace lives in /run/netns; anything with a slash is already a path. */
+export const netnsPath = (nameOrPath: string) => (nameOrPath.includes('/') ? nameOrPath : `/run/netns/${nameOrPath}`);
+
+export function findNetwork(state: State, name: string): Network {
+  const net = state.networks.find((n) => n.name === name);
+  if (!net) throw new NotFoundError('network', `no network named "${name}"`);
+  return net;
+}
+
+export function findEndpoint(state: State, network: string, container: string): Endpoint {
+  const ep = state.endpoints.find((e) => e.network === network && e.container === container);
+  if (!ep) throw new NotFoundError('container', `"${container}" is not connected to network "${network}"`);
+  return ep;
+}
+
+const asList = (v: string | string[] | undefined) => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+
+/** Docker-like default bridge name, derived so it is stable and within 15 characters. */
+export function defaultBridgeName(network: string): string {
+  const direct = `nb-${network}`;
+  if (direct.length <= 15 && IFNAME_RE.test(direct)) return direct;
+  return `nb-${createHash('sha256').update(network).digest('hex').slice(0, 12)}`;
+}
+
+export function planNetwork(state: State, input: CreateNetworkInput): Network {
+  if (!NAME_RE.test(input.name)) throw new ValidationError('name', `"${input.name}" must start with a letter or digit and use [A-Za-z0-9_.-], 64 at most`);
+  if (state.networks.some((n) => n.name === input.name)) throw new ConflictError('name', `network "${input.name}" already exists`);
+  const subnets = asList(input.subnet);
+  if (subnets.length === 0) throw new ValidationError('subnet', 'at least one subnet is required');
+  const gateways = asList(input.gateway);
+  const cidrs = subnets.map((s) => parseCidr('subnet', s));
+  if (new Set(cidrs.map((c) => c.family)).size !== cidrs.length) throw new ValidationError('subnet', 'at most one subnet per address family');
+  const planned = cidrs.map((cidr) => {
+    const minHosts = cidr.family === 4 ? 30 : 126;
+    if (cidr.prefix > minHosts) throw new ValidationError('subnet', `${cidr.text} is too small (/${minHosts - 1} or larger needed)`);
+    for (const other of state.networks)
+      for (const s of other.subnets)
+        if (overlaps(cidr, parseCidr('subnet', s.cidr)))
+          throw new ConflictError('subnet', `${cidr.text} overlaps ${s.cidr} of network "${other.name}"`);
+    const gwText = gateways.find((g) => parseIp('gateway', g).family === cidr.family);
+    const gateway = gwText === undefined ? formatIp(cidr.family, hostRange(cidr).first) : checkInSubnet('gateway', gwText, cidr);
+    return { cidr: cidr.text, gateway };
+  });
+  for (const g of gateways)
+    if (!planned.some((p) => parseIp('gateway', p.gateway).family === parseIp('gateway', g).family))
+      throw new ValidationError('gateway', `${g} has no subnet of its address family`);
+  const bridge = checkIfname('bridge', input.bridge ?? defaultBridgeName(input.name));
+  if (state.networks.some((n) => n.bridge === bridge)) throw new ConflictError('bridge', `bridge ${bridge} is used by another network`);
+  if (input.mtu !== undefined && (!Number.isInteger(input.mtu) || input.mtu < 68 || input.mtu > 65535))
+    throw new ValidationError('mtu', `${input.mtu} is outside 68..65535`);
+  return {
+    name: input.name,
+    bridge,
+    subnets: planned,
+    internal: input.internal ?? false,
+    icc: input.icc ?? true,
+    ...(input.mtu !== undefined ? { mtu: input.mtu } : {}),
+  };
+}
+
+function checkInSubnet(field: string, addr: string, cidr: Cidr): string {
+  const { family, value } = parseIp(field, addr);
+  const { first, last } = hostRange(cidr);
+  if (!contains(cidr, family, value) || value < first || value > last)
+    throw new ValidationError(field, `${addr} is not a usable address of ${cidr.text}`);
+  return formatIp(family, value);
+}
+
+/** Addresses in use on a network: the gateways and every endpoint's addresses. */
+function takenAddresses(state: State, net: Network): Set<string> {
+  const taken = new Set(net.subnets.map((s) => s.gateway));
+  for (const ep of state.endpoints) if (ep.network === net.name) for (const a of ep.addresses) taken.add(a);
+  return taken;
+}
+
+/** The lowest free host address: what Docker's IPAM hands out too. */
+function allocate(cidr: Cidr, taken: Set<string>): string {
+  const { first, last } = hostRange(cidr);
+  const limit = first + 65536n; // never walk more than this of a huge IPv6 subnet
+  for (let v = first; v <= last && v < limit; v++) {
+    const text = formatIp(cidr.family, v);
+    if (!taken.has(text)) return text;
+  }
+  throw new ConflictError('ip', `no free address left in ${cidr.text}`);
+}
+
+export function planEndpoint(state: State, network: string, container: string, input: ConnectInput, hostIfname: string): Endpoint {
+  const net = findNetwork(state, network);
+  checkContainerName('container', container);
+  if (state.endpoints.some((e) => e.network === network && e.container === container))
+    throw new ConflictError('container', `"${container}" is already connected to network "${network}"`);
+  const ifname = checkIfname('ifname', input.ifname ?? nextIfname(state, container));
+  if (state.endpoints.some((e) => e.container === container && e.ifname === ifname))
+    throw new ConflictError('ifname', `${ifname} already exists in container "${container}"`);
+  if (input.mac !== undefined && !/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(input.mac))
+    throw new ValidationError('mac', `"${input.mac}" is not a MAC address like 02:42:ac:11:00:02`);
+  if (input.mac !== undefined && (parseInt(input.mac.slice(0, 2), 16) & 1) === 1)
+    throw new ValidationError('mac', `${input.mac} is a multicast address`);
+  const taken = takenAddresses(state, net);
+  const requested: Record<4 | 6, [string, string | undefined]> = { 4: ['ip', input.ip], 6: ['ip6', input.ip6] };
+  for (const fam of [4, 6] as const) {
+    const [field, value] = requested[fam];
+    if (value !== undefined && !net.subnets.some((s) => parseCidr('subnet', s.cidr).family === fam))
+      throw new ValidationError(field, `network "${network}" has no IPv${fam} subnet`);
+  }
+  const addresses = net.subnets.map((s) => {
+    const cidr = parseCidr('subnet', s.cidr);
+    const [field, wanted] = requested[cidr.family];
+    if (wanted === undefined) return allocate(cidr, taken);
+    const addr = checkInSubnet(field, wanted, cidr);
+    if (taken.has(addr)) throw new ConflictError(field, `${addr} is already in use on network "${network}"`);
+    return addr;
+  });
+  return { network, container, ifname, hostIfname, addresses, ...(input.mac ? { mac: input.mac.toLowerCase() } : {}) };
+}
+
+/** eth0, eth1, … as Docker names a container's interfaces in connection order. */
+function nextIfname(state: State, container: string): string {
+  const used = new Set(state.endpoints.filter((e) => e.container === container).map((e) => e.ifname));
+  for (let i = 0; ; i++) if (!used.has(`eth${i}`)) return `eth${i}`;
+}
+
+/** Host-side veth names are random like Docker's (veth + 7 hex) and unique in the state. */
+export function newHostIfname(state: State): string {
+  for (;;) {
+    const name = `veth${randomBytes(4).toString('hex').slice(0, 7)}`;
+    if (!state.endpoints.some((e) => e.hostIfname === name)) return name;
+  }
+}
+
+/** Two bindings collide when protocol and port ranges meet and the addresses can be the same. */
+function collides(a: Pick<PublishedPort, 'protocol' | 'hostIp' | 'hostPort' | 'hostPortEnd'>, b: typeof a): boolean {
+  if (a.protocol !== b.protocol || a.hostPort > b.hostPortEnd || b.hostPort > a.hostPortEnd) return false;
+  // A binding on every address (no hostIp) overlaps any binding of the same port, as in Docker.
+  return a.hostIp === undefined || b.hostIp === undefined || a.hostIp === b.hostIp;
+}
+
+export function planPublish(state: State, network: string, container: string, specs: readonly string[]): PublishedPort[] {
+  const net = findNetwork(state, network);
+  findEndpoint(state, network, container);
+  if (specs.length === 0) throw new ValidationError('spec', 'at least one port spec is required');
+  if (net.internal) throw new ValidationError('network', `network "${network}" is internal; ports cannot be published from it`);
+  const added: PublishedPort[] = [];
+  for (const text of specs) {
+    const spec: PortSpec = parsePublishSpec(text, 'spec');
+    const port: PublishedPort = {
+      network,
+      container,
+      protocol: spec.protocol,
+      ...(spec.hostIp ? { hostIp: spec.hostIp } : {}),
+      hostPort: spec.hostPort,
+      hostPortEnd: spec.hostPortEnd,
+      containerPort: spec.containerPort,
+    };
+    if (port.hostIp !== undefined) {
+      const fam = port.hostIp.includes(':') ? 6 : 4;
+      if (!net.subnets.some((s) => parseCidr('subnet', s.cidr).family === fam))
+        throw new ValidationError(`spec "${text}"`, `network "${network}" has no IPv${fam} subnet to publish ${port.hostIp} to`);
+    }
+    const clash = [...state.ports, ...added].find((p) => collides(p, port));
+    if (clash)
+      throw new ConflictError(`spec "${text}"`, `${clash.hostIp ?? '*'}:${clash.hostPort}/${clash.protocol} is already published by "${clash.container}" on "${clash.network}"`);
+    added.push(port);
+  }
+  return added;
+}
+
+export function planUnpublish(state: State, network: string, container: string, specs: readonly UnpublishSpec[]): PublishedPort[] {
+  findNetwork(state, network);
+  findEndpoint(state, network, container);
+  if (specs.length === 0) throw new ValidationError('spec', 'at least one HOST_PORT[/PROTO] is required');
+  return specs.map((spec) => {
+    const hit = state.ports.find(
+      (p) =>
+        p.network === network &&
+        p.container === container &&
+        p.protocol === spec.protocol &&
+        p.hostPort === spec.hostPort &&
+        (spec.hostIp === undefined || p.hostIp === spec.hostIp),
+    );
+    if (!hit) throw new NotFoundError('spec', `${spec.hostIp ?? ''}${spec.hostIp ? ':' : ''}${spec.hostPort}/${spec.protocol} is not published by "${container}" on "${network}"`);
+    return hit;
+  });
+}

@@ -1,0 +1,90 @@
+/** Persists the desired state as JSON: atomic replace by rename, and a lock file so processes never interleave. */
+import { mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { NftbridgeError, SchemaError } from '../errors.js';
+import { emptyState, stateSchema, type State } from './state.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class StateStore {
+  readonly file: string;
+  private readonly lockFile: string;
+
+  constructor(
+    readonly dir: string,
+    key: string,
+  ) {
+    this.file = join(dir, `${key}.json`);
+    this.lockFile = join(dir, `${key}.lock`);
+  }
+
+  async read(): Promise<State> {
+    let text: string;
+    try {
+      text = await readFile(this.file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return emptyState();
+      throw err;
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (err) {
+      throw new NftbridgeError(`${this.file}: not valid JSON`, { cause: err });
+    }
+    const parsed = stateSchema.safeParse(json);
+    if (!parsed.success) throw new SchemaError(this.file, parsed.error.issues);
+    return parsed.data;
+  }
+
+  async write(state: State): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    const tmp = `${this.file}.${process.pid}.tmp`;
+    await writeFile(tmp, JSON.stringify(stateSchema.parse(state), null, 2) + '\n');
+    await rename(tmp, this.file);
+  }
+
+  /** Runs `fn` holding the cross-process lock. */
+  async withLock<T>(fn: () => Promise<T>, timeoutMs?: number): Promise<T> {
+    const release = await this.acquire(timeoutMs);
+    try {
+      return await fn();
+    } finally {
+      await release();
+    }
+  }
+
+  /** Takes the cross-process lock and returns its release; a lock left by a dead process is taken over. */
+  async acquire(timeoutMs = 60_000): Promise<() => Promise<void>> {
+    await mkdir(this.dir, { recursive: true });
+    const deadline = Date.now() + timeoutMs;
+    for (let delay = 5; ; delay = Math.min(delay * 2, 200)) {
+      try {
+        const fh = await open(this.lockFile, 'wx');
+        await fh.writeFile(String(process.pid));
+        await fh.close();
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        if (await this.lockIsStale()) {
+          await rm(this.lockFile, { force: true });
+          continue;
+        }
+        if (Date.now() > deadline) throw new NftbridgeError(`timed out waiting for the state lock ${this.lockFile}`);
+        await sleep(delay);
+      }
+    }
+    return () => rm(this.lockFile, { force: true });
+  }
+
+  private async lockIsStale(): Promise<boolean> {
+    const pid = Number((await readFile(this.lockFile, 'utf8').catch(() => '')).trim());
+    if (!Number.isInteger(pid) || pid <= 0) return false; // being written right now
+    try {
+      process.kill(pid, 0);
+      return false;
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code === 'ESRCH';
+    }
+  }
+}
