@@ -1,0 +1,169 @@
+/** Each CLI command: its options, and a thin call into the public API. */
+import { Observable } from 'rxjs';
+import { ValidationError } from '../errors.js';
+import { Host } from '../host.js';
+import type { OperationEvent } from '../ops/operation.js';
+import { flag, int, list, parseArgs, positionals, str, type OptionSpec, type ParsedArgs } from './args.js';
+import { formatNetworks, formatStatus, formatStep } from './format.js';
+
+export interface Io {
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+export interface Command {
+  usage: string;
+  options?: Record<string, OptionSpec>;
+  run(args: ParsedArgs, io: Io): Promise<number>;
+}
+
+export const openHost = (args: ParsedArgs) => {
+  const netns = str(args, 'netns');
+  const stateDir = str(args, 'state-dir');
+  return Host.open({ ...(netns !== undefined ? { netns } : {}), ...(stateDir !== undefined ? { stateDir } : {}) });
+};
+
+/** Runs an operation, printing each step as it happens, then the result. */
+async function runOperation<T>(args: ParsedArgs, io: Io, title: string, ops: Observable<OperationEvent<T>>, show: (r: T) => string): Promise<number> {
+  const json = flag(args, 'json');
+  if (!json) io.out(title);
+  let result: T | undefined;
+  await new Promise<void>((resolve, reject) =>
+    ops.subscribe({
+      next: (ev) => {
+        if (ev.type === 'done') result = ev.result;
+        else if (!json) io.out(formatStep(ev) ?? '');
+      },
+      error: reject,
+      complete: resolve,
+    }),
+  );
+  io.out(json ? JSON.stringify(result) : show(result as T));
+  return 0;
+}
+
+async function withHost<T>(args: ParsedArgs, fn: (host: Host) => Promise<T>): Promise<T> {
+  const host = await openHost(args);
+  try {
+    return await fn(host);
+  } finally {
+    await host.close();
+  }
+}
+
+export const commands: Record<string, Command> = {
+  'network create': {
+    usage: 'network create NAME --subnet CIDR [--subnet CIDR6] [--gateway IP]... [--bridge IFNAME] [--internal] [--no-icc] [--mtu N]',
+    options: { subnet: { value: true, repeat: true }, gateway: { value: true, repeat: true }, bridge: { value: true }, internal: {}, 'no-icc': {}, mtu: { value: true } },
+    run: (args, io) => {
+      const [name = ''] = positionals(args, ['NAME']);
+      const subnet = list(args, 'subnet');
+      if (subnet.length === 0) throw new ValidationError('--subnet', 'missing');
+      const bridge = str(args, 'bridge');
+      const mtu = int(args, 'mtu');
+      const gateway = list(args, 'gateway');
+      return withHost(args, (host) =>
+        runOperation(
+          args,
+          io,
+          `creating network ${name}`,
+          host.createNetwork$({
+            name,
+            subnet,
+            ...(gateway.length ? { gateway } : {}),
+            ...(bridge !== undefined ? { bridge } : {}),
+            internal: flag(args, 'internal'),
+            icc: !flag(args, 'no-icc'),
+            ...(mtu !== undefined ? { mtu } : {}),
+          }),
+          (n) => `network ${n.name} created: bridge ${n.bridge}, ${n.subnets.map((s) => `${s.cidr} gateway ${s.gateway}`).join(', ')}`,
+        ),
+      );
+    },
+  },
+  'network rm': {
+    usage: 'network rm NAME',
+    run: (args, io) => {
+      const [name = ''] = positionals(args, ['NAME']);
+      return withHost(args, (host) => runOperation(args, io, `removing network ${name}`, host.removeNetwork$(name), (n) => `network ${n.name} removed`));
+    },
+  },
+  'network ls': {
+    usage: 'network ls',
+    run: (args, io) => {
+      positionals(args, []);
+      return withHost(args, async (host) => {
+        const state = await host.state();
+        io.out(flag(args, 'json') ? JSON.stringify(state.networks) : formatNetworks(state));
+        return 0;
+      });
+    },
+  },
+  connect: {
+    usage: 'connect NETWORK CONTAINER [--ip IP] [--ip6 IP6] [--ifname NAME] [--mac MAC]',
+    options: { ip: { value: true }, ip6: { value: true }, ifname: { value: true }, mac: { value: true } },
+    run: (args, io) => {
+      const [network = '', container = ''] = positionals(args, ['NETWORK', 'CONTAINER']);
+      const input = Object.fromEntries(['ip', 'ip6', 'ifname', 'mac'].flatMap((k) => (str(args, k) !== undefined ? [[k, str(args, k)]] : [])));
+      return withHost(args, (host) =>
+        runOperation(args, io, `connecting ${container} to ${network}`, host.connect$(network, container, input), (e) => `${e.container} connected to ${e.network}: ${e.ifname} ${e.addresses.join(' ')} (host side ${e.hostIfname})`),
+      );
+    },
+  },
+  disconnect: {
+    usage: 'disconnect NETWORK CONTAINER',
+    run: (args, io) => {
+      const [network = '', container = ''] = positionals(args, ['NETWORK', 'CONTAINER']);
+      return withHost(args, (host) => runOperation(args, io, `disconnecting ${container} from ${network}`, host.disconnect$(network, container), (e) => `${e.container} disconnected from ${e.network}`));
+    },
+  },
+  publish: {
+    usage: 'publish NETWORK CONTAINER [HOST_IP:]HOST_PORT[-END]:CONTAINER_PORT[-END][/tcp|/udp]...',
+    run: (args, io) => {
+      const [network = '', container = '', ...specs] = positionals(args, ['NETWORK', 'CONTAINER'], 'SPEC');
+      return withHost(args, (host) => runOperation(args, io, `publishing ${specs.join(' ')} to ${container}`, host.publish$(network, container, specs), (ps) => `published ${ps.length} mapping(s)`));
+    },
+  },
+  unpublish: {
+    usage: 'unpublish NETWORK CONTAINER HOST_PORT[/PROTO]...',
+    run: (args, io) => {
+      const [network = '', container = '', ...specs] = positionals(args, ['NETWORK', 'CONTAINER'], 'HOST_PORT');
+      return withHost(args, (host) => runOperation(args, io, `unpublishing ${specs.join(' ')} from ${container}`, host.unpublish$(network, container, specs), (ps) => `unpublished ${ps.length} mapping(s)`));
+    },
+  },
+  ruleset: {
+    usage: 'ruleset',
+    run: (args, io) => {
+      positionals(args, []);
+      return withHost(args, async (host) => {
+        io.out(JSON.stringify(await host.ruleset(), null, flag(args, 'json') ? undefined : 2));
+        return 0;
+      });
+    },
+  },
+  apply: {
+    usage: 'apply',
+    run: (args, io) => {
+      positionals(args, []);
+      return withHost(args, (host) => runOperation(args, io, 'applying the desired state', host.apply$(), (doc) => `applied: ${doc.nftables.length} nftables commands in one transaction`));
+    },
+  },
+  status: {
+    usage: 'status',
+    run: (args, io) => {
+      positionals(args, []);
+      return withHost(args, async (host) => {
+        const status = await host.status();
+        io.out(flag(args, 'json') ? JSON.stringify(status) : formatStatus(status));
+        return 0;
+      });
+    },
+  },
+  down: {
+    usage: 'down',
+    run: (args, io) => {
+      positionals(args, []);
+      return withHost(args, (host) => runOperation(args, io, 'removing everything nftbridge made', host.down$(), (s) => `removed ${s.networks.length} network(s), ${s.endpoints.length} endpoint(s)`));
+    },
+  },
+};

@@ -1,0 +1,41 @@
+/** Human-readable output of the CLI; --json prints the same data as JSON instead. */
+import type { Status } from '../host.js';
+import { describePort } from '../host.js';
+import type { OperationEvent } from '../ops/operation.js';
+import type { State } from '../topology/state.js';
+
+export function formatStep(ev: OperationEvent<unknown>): string | undefined {
+  if (ev.type !== 'step') return undefined;
+  return `  [${ev.index + 1}/${ev.total}] ${ev.step}${ev.detail ? `: ${ev.detail}` : ''}`;
+}
+
+export function formatNetworks(state: State): string {
+  const rows = state.networks.map((n) => {
+    const count = state.endpoints.filter((e) => e.network === n.name).length;
+    const flags = [n.internal ? 'internal' : '', n.icc ? '' : 'no-icc', n.mtu ? `mtu=${n.mtu}` : ''].filter(Boolean).join(',');
+    return [n.name, n.bridge, n.subnets.map((s) => s.cidr).join(','), n.subnets.map((s) => s.gateway).join(','), String(count), flags || '-'];
+  });
+  return table(['NAME', 'BRIDGE', 'SUBNETS', 'GATEWAYS', 'ENDPOINTS', 'FLAGS'], rows);
+}
+
+export function formatStatus(status: Status): string {
+  const { state, drift } = status;
+  const out = [formatNetworks(state), ''];
+  out.push(
+    table(
+      ['NETWORK', 'CONTAINER', 'IFNAME', 'HOST IFNAME', 'ADDRESSES'],
+      state.endpoints.map((e) => [e.network, e.container, e.ifname, e.hostIfname, e.addresses.join(',')]),
+    ),
+    '',
+  );
+  out.push(table(['NETWORK', 'CONTAINER', 'PORT'], state.ports.map((p) => [p.network, p.container, describePort(p)])), '');
+  out.push(drift.length === 0 ? 'drift: none (kernel matches the desired state)' : `drift: ${drift.length}`);
+  for (const d of drift) out.push(`  ${d.kind} ${d.subject}: ${d.reason}`);
+  return out.join('\n');
+}
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
+}

@@ -1,0 +1,41 @@
+/**
+ * A disposable sandbox: a user + network + mount namespace with a private, empty /run/netns.
+ * Whatever a test or the demo creates there disappears with the process, also after a crash, and
+ * it works for non-root users too.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+
+export const SANDBOX_ENV = 'NFTBRIDGE_SANDBOX';
+
+export const inSandbox = () => process.env[SANDBOX_ENV] === '1';
+
+/** Can this machine make a sandbox? (unshare present and user namespaces allowed.) */
+export function canSandbox(): boolean {
+  const r = spawnSync('unshare', ['-rnm', 'true'], { stdio: 'ignore' });
+  return r.status === 0;
+}
+
+/** Re-runs `argv` (a whole command line) inside a new sandbox and returns its exit status. */
+export function runSandboxed(argv: readonly string[]): number {
+  const [cmd, ...args] = argv;
+  if (!cmd) throw new Error('runSandboxed: empty command');
+  const r = spawnSync('unshare', ['-rnm', '--propagation', 'private', '--', cmd, ...args], {
+    stdio: 'inherit',
+    env: { ...process.env, [SANDBOX_ENV]: 'pending' },
+  });
+  if (r.error) throw r.error;
+  return r.status ?? (r.signal ? 128 + 1 : 1);
+}
+
+/** Inside a fresh sandbox: a private tmpfs for /run/netns, and loopback up. */
+export function prepareSandbox(): void {
+  const mount = (target: string) => spawnSync('mount', ['-t', 'tmpfs', 'nftbridge-sandbox', target], { stdio: 'inherit' });
+  if (!existsSync('/run/netns') || mount('/run/netns').status !== 0) {
+    // No /run/netns to mount over (and no right to create one): replace /run as a whole.
+    if (mount('/run').status !== 0) throw new Error('sandbox: cannot mount a tmpfs for /run/netns');
+    mkdirSync('/run/netns', { recursive: true });
+  }
+  spawnSync('ip', ['link', 'set', 'lo', 'up'], { stdio: 'inherit' });
+  process.env[SANDBOX_ENV] = '1';
+}
