@@ -3,8 +3,9 @@ import { NftbridgeError, ValidationError } from '../errors.js';
 import { parseArgs, type OptionSpec } from './args.js';
 import { commands, type Command, type Io } from './commands.js';
 import { demoCommand } from '../demo/command.js';
+import { sandboxCommand } from '../lab/command.js';
 
-const all: Record<string, Command> = { ...commands, demo: demoCommand };
+const all: Record<string, Command> = { ...commands, demo: demoCommand, sandbox: sandboxCommand };
 
 function usage(): string {
   return [

@@ -6,7 +6,7 @@ import { parseCidr, type IpFamily } from '../topology/cidr.js';
 import type { Network, PublishedPort, State } from '../topology/state.js';
 import * as e from '../nft/expr.js';
 import type { Expr, KnownStatement, NftDocument } from '../nft/schema.js';
-import { Transaction, type Element } from '../nft/transaction.js';
+import { Transaction, type Element, type MapSpec } from '../nft/transaction.js';
 import { CHAIN, FAMILY, MAP_ADDR, MAP_PORT, SET_BRIDGES, SET_GATEWAYS, TABLE } from './names.js';
 
 const L3 = { 4: 'ip', 6: 'ip6' } as const;
@@ -46,13 +46,14 @@ function subnetsOf(net: Network, fam: IpFamily) {
 }
 
 function declare(tx: Transaction): void {
-  tx.addSet({ name: SET_BRIDGES, type: 'ifname' });
+  const sets: MapSpec[] = [{ name: SET_BRIDGES, type: 'ifname' }];
   for (const fam of FAMILIES) {
-    tx.addSet({ name: SET_GATEWAYS[fam], type: ADDR_TYPE[fam] });
+    sets.push({ name: SET_GATEWAYS[fam], type: ADDR_TYPE[fam] });
     const key = [ADDR_TYPE[fam], 'inet_proto', 'inet_service'];
-    tx.addSet({ name: MAP_ADDR[fam], type: key, map: ADDR_TYPE[fam], flags: ['interval'] });
-    tx.addSet({ name: MAP_PORT[fam], type: key, map: 'inet_service', flags: ['interval'] });
+    sets.push({ name: MAP_ADDR[fam], type: key, map: ADDR_TYPE[fam], flags: ['interval'] });
+    sets.push({ name: MAP_PORT[fam], type: key, map: 'inet_service', flags: ['interval'] });
   }
+  for (const set of sets) tx.addSet(set).flushSet(set);
   tx.addChain({ name: CHAIN.prerouting, type: 'nat', hook: 'prerouting', prio: -100, policy: 'accept' });
   tx.addChain({ name: CHAIN.output, type: 'nat', hook: 'output', prio: -100, policy: 'accept' });
   tx.addChain({ name: CHAIN.postrouting, type: 'nat', hook: 'postrouting', prio: 100, policy: 'accept' });

@@ -122,10 +122,19 @@ export const objectSchema = z.union([
 ]);
 export type NftObject = z.infer<typeof objectSchema>;
 
+/** Flushing or deleting names an object; its type and contents are not repeated. */
+const namedSchema = z.object({ family: familySchema, table: z.string(), name: z.string() });
+export const flushObjectSchema = z.union([
+  z.strictObject({ table: tableSchema }),
+  z.strictObject({ chain: namedSchema }),
+  z.strictObject({ set: namedSchema }),
+  z.strictObject({ map: namedSchema }),
+]);
+
 export const commandSchema = z.union([
   z.strictObject({ add: objectSchema }),
   z.strictObject({ create: objectSchema }),
-  z.strictObject({ flush: objectSchema }),
+  z.strictObject({ flush: flushObjectSchema }),
   z.strictObject({ delete: objectSchema }),
 ]);
 export type NftCommand = z.infer<typeof commandSchema>;

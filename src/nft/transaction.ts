@@ -60,6 +60,13 @@ export class Transaction {
     return this;
   }
 
+  /** `flush table` leaves set and map elements in place (nft 1.0.6), so each set is flushed too. */
+  flushSet(spec: Pick<MapSpec, 'name' | 'map'>): this {
+    const body = { ...this.ids, name: spec.name };
+    this.commands.push(spec.map ? { flush: { map: body } } : { flush: { set: body } });
+    return this;
+  }
+
   addRule(chain: string, expr: KnownStatement[]): this {
     this.commands.push({ add: { rule: { ...this.ids, chain, expr } } });
     return this;

@@ -43,9 +43,9 @@ function protocol(field: string, text: string | undefined): Protocol {
 /** Splits off "[v6]:" or "v4:" host addresses ahead of the ports. */
 function splitHostIp(field: string, text: string): { hostIp?: string; rest: string } {
   const v6 = /^\[([^\]]+)\]:(.*)$/.exec(text);
-  if (v6?.[1] !== undefined && v6[2] !== undefined) return { hostIp: normalizeIp(`${field} host address`, v6[1]), rest: v6[2] };
+  if (v6?.[1] !== undefined && v6[2] !== undefined) return { hostIp: normalizeIp(field, v6[1]), rest: v6[2] };
   const parts = text.split(':');
-  if (parts.length === 3) return { hostIp: normalizeIp(`${field} host address`, parts[0] ?? ''), rest: parts.slice(1).join(':') };
+  if (parts.length === 3) return { hostIp: normalizeIp(field, parts[0] ?? ''), rest: parts.slice(1).join(':') };
   return { rest: text };
 }
 

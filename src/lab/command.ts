@@ -1,0 +1,21 @@
+/** `nftbridge sandbox -- COMMAND...`: runs a command where it can create namespaces without leaving any behind. */
+import { spawnSync } from 'node:child_process';
+import type { Command } from '../cli/commands.js';
+import { ValidationError } from '../errors.js';
+import { canSandbox, inSandbox, prepareSandbox, runSandboxed, SANDBOX_ENV } from './sandbox.js';
+
+export const sandboxCommand: Command = {
+  usage: 'sandbox -- COMMAND [ARG...]',
+  run: async (args, io) => {
+    const argv = args.positionals;
+    if (argv.length === 0) throw new ValidationError('COMMAND', 'missing');
+    if (process.env[SANDBOX_ENV] === 'pending') prepareSandbox();
+    else if (!inSandbox()) {
+      if (canSandbox()) return runSandboxed([process.execPath, ...process.execArgv, process.argv[1] ?? '', 'sandbox', '--', ...argv]);
+      io.err('nftbridge: user namespaces are not available here; running without a sandbox');
+    }
+    const r = spawnSync(argv[0] ?? '', argv.slice(1), { stdio: 'inherit', env: process.env });
+    if (r.error) throw new ValidationError('COMMAND', r.error.message);
+    return r.status ?? 1;
+  },
+};

@@ -1,0 +1,33 @@
+/** What a namespace looks like from outside: links, addresses, routes and the whole ruleset, normalised. */
+import { execFileSync } from 'node:child_process';
+
+const run = (netns: string, cmd: string, args: string[]) => execFileSync('nsenter', [`--net=/run/netns/${netns}`, cmd, ...args], { encoding: 'utf8' });
+
+const isLinkLocal = (addr: string) => addr.startsWith('fe80');
+
+export interface Snapshot {
+  links: unknown[];
+  addresses: unknown[];
+  routes: unknown[];
+  ruleset: unknown;
+}
+
+export function snapshot(netns: string): Snapshot {
+  const links = (JSON.parse(run(netns, 'ip', ['-j', 'link', 'show'])) as Record<string, unknown>[]).map(({ ifname, flags, master, mtu, link_type }) => ({ ifname, flags, master, mtu, link_type }));
+  const addresses = (JSON.parse(run(netns, 'ip', ['-j', 'addr', 'show'])) as { ifname: string; addr_info: { local: string; prefixlen: number }[] }[]).map((a) => ({
+    ifname: a.ifname,
+    addr: a.addr_info.filter((i) => !isLinkLocal(i.local)).map((i) => `${i.local}/${i.prefixlen}`).sort(),
+  }));
+  // IPv6 link-local addresses and their routes appear on their own after DAD; they are not ours.
+  const routes = (JSON.parse(run(netns, 'ip', ['-j', 'route', 'show', 'table', 'all'])) as { dst: string }[]).filter((r) => !isLinkLocal(r.dst));
+  const ruleset = (JSON.parse(run(netns, 'nft', ['-j', 'list', 'ruleset'])) as { nftables: unknown[] }).nftables.filter((o) => !(o as object && 'metainfo' in (o as object)));
+  return { links, addresses, routes, ruleset };
+}
+
+export function nftTable(netns: string): string {
+  try {
+    return run(netns, 'nft', ['list', 'table', 'inet', 'nftbridge']);
+  } catch {
+    return '';
+  }
+}

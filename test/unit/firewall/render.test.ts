@@ -1,0 +1,65 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { renderRuleset } from '../../../src/firewall/render.js';
+import { seedState } from '../../../src/demo/seed.js';
+import { listingSchema } from '../../../src/nft/schema.js';
+import { diffTables, shapeOfDocument, shapeOfListing } from '../../../src/reconcile/drift.js';
+import { emptyState } from '../../../src/topology/state.js';
+import { planEndpoint, planNetwork, planPublish } from '../../../src/topology/plan.js';
+
+const fixture = (name: string) => listingSchema.parse(JSON.parse(readFileSync(new URL(`../../fixtures/nft/${name}`, import.meta.url), 'utf8')));
+
+function dualStack() {
+  const s = emptyState();
+  s.networks.push(planNetwork(s, { name: 'a', subnet: ['172.22.0.0/24', 'fd00:22::/64'] }));
+  s.networks.push(planNetwork(s, { name: 'b', subnet: '172.23.0.0/24', internal: true }));
+  s.endpoints.push(planEndpoint(s, 'a', 'c1', {}, 'vethx1'));
+  s.endpoints.push(planEndpoint(s, 'b', 'c2', {}, 'vethx2'));
+  s.ports.push(...planPublish(s, 'a', 'c1', ['8080:80', '[fd00::1]:8443:443', '127.0.0.1:5353:53/udp', '9000-9005:9100-9105/udp']));
+  return s;
+}
+
+describe('renderRuleset', () => {
+  it('still produces rulesets/seed.json for the seed topology', () => {
+    const want = JSON.parse(readFileSync(new URL('../../../rulesets/seed.json', import.meta.url), 'utf8')) as unknown;
+    expect(renderRuleset(seedState())).toEqual(want);
+  });
+
+  it('is deterministic: the order of networks and ports in the state does not matter', () => {
+    const s = dualStack();
+    const shuffled = { ...s, networks: [...s.networks].reverse(), ports: [...s.ports].reverse(), endpoints: [...s.endpoints].reverse() };
+    expect(JSON.stringify(renderRuleset(shuffled))).toBe(JSON.stringify(renderRuleset(s)));
+  });
+
+  it('rebuilds the one owned table in one transaction, starting with add + flush', () => {
+    const doc = renderRuleset(seedState());
+    expect(doc.nftables.slice(0, 2)).toEqual([{ add: { table: { family: 'inet', name: 'nftbridge' } } }, { flush: { table: { family: 'inet', name: 'nftbridge' } } }]);
+    const tables = new Set(doc.nftables.map((c) => JSON.stringify(Object.values(Object.values(c)[0] as object)[0]).match(/"table":"(\w+)"|"name":"nftbridge"/)?.[0]));
+    expect([...tables].every((t) => t?.includes('nftbridge'))).toBe(true);
+  });
+
+  it('looks published ports up in maps: rule count does not grow with ports', () => {
+    const s = seedState();
+    const rules = (st: typeof s) => renderRuleset(st).nftables.filter((c) => 'add' in c && 'rule' in c.add).length;
+    const before = rules(s);
+    const many = { ...s, ports: [...s.ports, ...planPublish(s, 'seed', 'ns2', Array.from({ length: 200 }, (_, i) => `${10000 + i}:80`))] };
+    expect(rules(many)).toBe(before);
+  });
+
+  it('restricts DNAT to local destinations and masquerades only traffic leaving the bridge', () => {
+    const text = JSON.stringify(renderRuleset(seedState()));
+    expect(text).toContain('{"match":{"op":"==","left":{"fib":{"result":"type","flags":["daddr"]}},"right":"local"}}');
+    expect(text).toContain('{"match":{"op":"!=","left":{"meta":{"key":"oifname"}},"right":"br0"}},{"masquerade":null}');
+  });
+
+  it('matches what real nft lists back for the same document (no drift)', () => {
+    expect(diffTables(shapeOfDocument(renderRuleset(seedState())), shapeOfListing(fixture('list-seed.json')))).toEqual([]);
+    expect(diffTables(shapeOfDocument(renderRuleset(dualStack())), shapeOfListing(fixture('list-dualstack.json')))).toEqual([]);
+  });
+
+  it('reports a rule somebody added as drift', () => {
+    const drift = diffTables(shapeOfDocument(renderRuleset(dualStack())), shapeOfListing(fixture('list-tampered.json')));
+    expect(drift).toEqual([{ kind: 'chain', subject: 'forward', reason: expect.stringMatching(/rules differ/) as unknown as string }]);
+    expect(diffTables(shapeOfDocument(renderRuleset(dualStack())), null)).toEqual([{ kind: 'table', subject: 'nftbridge', reason: 'table is missing' }]);
+  });
+});

@@ -1,0 +1,35 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { documentSchema, listingSchema } from '../../../src/nft/schema.js';
+import { serialize } from '../../../src/nft/client.js';
+import { SchemaError } from '../../../src/errors.js';
+
+const dir = new URL('../../fixtures/nft/', import.meta.url);
+const fixtures = readdirSync(dir).filter((f) => f.endsWith('.json'));
+
+describe('libnftables JSON schemas', () => {
+  it.each(fixtures)('parse real nft -j output: %s', (file) => {
+    const json = JSON.parse(readFileSync(new URL(file, dir), 'utf8')) as { nftables: unknown[] };
+    const parsed = listingSchema.parse(json);
+    expect(parsed.nftables.length).toBe(json.nftables.length);
+    expect(parsed.nftables[0]).toHaveProperty('metainfo');
+  });
+
+  it('keep statements nftbridge never emits as opaque records (a tampered table still parses)', () => {
+    const json = listingSchema.parse(JSON.parse(readFileSync(new URL('list-tampered.json', dir), 'utf8')));
+    const rules = json.nftables.flatMap((o) => ('rule' in o && o.rule && typeof o.rule === 'object' ? [o.rule] : []));
+    expect(JSON.stringify(rules)).toContain('"log"');
+  });
+
+  it('parse the generated seed ruleset as a document', () => {
+    const doc = JSON.parse(readFileSync(new URL('../../../rulesets/seed.json', import.meta.url), 'utf8')) as unknown;
+    expect(documentSchema.parse(doc)).toEqual(doc);
+  });
+
+  it('reject malformed documents before they reach nft', () => {
+    expect(() => serialize({ nftables: [{ add: { table: { family: 'inet6' as 'inet', name: 'x' } } }] })).toThrow(SchemaError);
+    expect(documentSchema.safeParse({ nftables: [{ add: { rule: { family: 'inet', table: 't', chain: 'c', expr: [{ match: { op: '=~', left: 1, right: 2 } }] } } }] }).success).toBe(true); // unknown statement shapes are opaque
+    expect(documentSchema.safeParse({ nftables: [{ replace: {} }] }).success).toBe(false);
+    expect(documentSchema.safeParse({ nftables: [{ add: { chain: { family: 'inet', table: 't' } } }] }).success).toBe(false);
+  });
+});
