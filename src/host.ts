@@ -78,8 +78,9 @@ export class Host {
     return new Host(options.runner ?? defaultRunner, path, new StateStore(dir, key));
   }
 
-  /** The desired state as stored now. */
-  state(): Promise<State> {
+  /** The desired state, once the operations this process has in flight (rollbacks included) are over. */
+  async state(): Promise<State> {
+    await this.queue.catch(() => undefined);
     return this.store.read();
   }
 

@@ -13,7 +13,14 @@ export interface Snapshot {
 }
 
 export function snapshot(netns: string): Snapshot {
-  const links = (JSON.parse(run(netns, 'ip', ['-j', 'link', 'show'])) as Record<string, unknown>[]).map(({ ifname, flags, master, mtu, link_type }) => ({ ifname, flags, master, mtu, link_type }));
+  const links = (JSON.parse(run(netns, 'ip', ['-j', 'link', 'show'])) as Record<string, unknown>[]).map(({ ifname, flags, master, mtu, link_type }) => ({
+    ifname,
+    // Carrier flags are the kernel's running state (a fresh bridge has carrier until its first port), not configuration.
+    flags: (flags as string[]).filter((f) => !['LOWER_UP', 'NO-CARRIER', 'M-DOWN'].includes(f)),
+    master,
+    mtu,
+    link_type,
+  }));
   const addresses = (JSON.parse(run(netns, 'ip', ['-j', 'addr', 'show'])) as { ifname: string; addr_info: { local: string; prefixlen: number }[] }[]).map((a) => ({
     ifname: a.ifname,
     addr: a.addr_info.filter((i) => !isLinkLocal(i.local)).map((i) => `${i.local}/${i.prefixlen}`).sort(),

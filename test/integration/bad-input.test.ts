@@ -1,0 +1,80 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { Lab } from '../../src/lab/lab.js';
+import { cli, cliOk } from '../helpers/cli.js';
+import { describeKernel } from '../helpers/kernel.js';
+import { snapshot } from '../helpers/snapshot.js';
+
+describeKernel('bad input is rejected with one line naming the field, and changes nothing', () => {
+  let lab: Lab;
+  let g: string[];
+  let stateFile: string;
+  let ns1: string;
+  let c3: string;
+
+  const world = () => ({
+    host: snapshot(lab.host),
+    state: readFileSync(stateFile, 'utf8'),
+    netns: execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => n.startsWith(`nb${lab.id}-`)).sort(), // other test files run beside this one
+    c3links: execFileSync('ip', ['-n', c3, '-o', 'link'], { encoding: 'utf8' }).replace(/\s+/g, ' '),
+  });
+
+  beforeAll(async () => {
+    lab = await Lab.create();
+    g = ['--netns', lab.host, '--state-dir', lab.stateDir];
+    stateFile = `${lab.stateDir}/netns-${lab.host}.json`;
+    ns1 = lab.name('ns1');
+    c3 = lab.name('c3');
+    // A container nftbridge did not create, already holding an interface called eth0.
+    await lab.addNetns(c3);
+    execFileSync('ip', ['-n', c3, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0p']);
+    cliOk([...g, 'network', 'create', 'seed', '--subnet', '172.18.0.0/24', '--bridge', 'br0']);
+    cliOk([...g, 'connect', 'seed', ns1]);
+    cliOk([...g, 'publish', 'seed', ns1, '8080:80']);
+  });
+  afterAll(async () => {
+    cli([...(g ?? []), 'down']);
+    await lab?.destroy();
+  });
+
+  const cases: [string, () => string[], RegExp][] = [
+    ['malformed CIDR', () => ['network', 'create', 'x', '--subnet', '10.9.0'], /^nftbridge: subnet: "10.9.0" is not a CIDR/],
+    ['gateway outside the subnet', () => ['network', 'create', 'x', '--subnet', '10.9.0.0/24', '--gateway', '10.8.0.1'], /^nftbridge: gateway: /],
+    ['a /31 subnet', () => ['network', 'create', 'x', '--subnet', '10.9.0.0/31'], /^nftbridge: subnet: .*too small/],
+    ['an overlapping subnet', () => ['network', 'create', 'x', '--subnet', '172.18.0.0/16'], /^nftbridge: subnet: .*overlaps/],
+    ['an empty bridge name', () => ['network', 'create', 'x', '--subnet', '10.9.0.0/24', '--bridge', ''], /^nftbridge: bridge: interface name is empty/],
+    ['a 16-character bridge name', () => ['network', 'create', 'x', '--subnet', '10.9.0.0/24', '--bridge', 'abcdefghijklmnop'], /^nftbridge: bridge: .*longer than 15/],
+    ['a wildcard bridge name', () => ['network', 'create', 'x', '--subnet', '10.9.0.0/24', '--bridge', 'br*'], /^nftbridge: bridge: .*outside/],
+    ['an unknown network', () => ['connect', 'nope', lab.name('c9')], /^nftbridge: network: no network named "nope"/],
+    ['an unknown container (publish)', () => ['publish', 'seed', lab.name('c9'), '80:80'], /^nftbridge: container: .*not connected/],
+    ['an unknown container (disconnect)', () => ['disconnect', 'seed', lab.name('c9')], /^nftbridge: container: .*not connected/],
+    ['a namespace path that does not exist', () => ['connect', 'seed', '/proc/999999999/ns/net'], /^nftbridge: container: .*does not exist/],
+    ['an address outside the subnet', () => ['connect', 'seed', lab.name('c9'), '--ip', '10.0.0.5'], /^nftbridge: ip: .*not a usable address/],
+    ['an address already taken', () => ['connect', 'seed', lab.name('c9'), '--ip', '172.18.0.2'], /^nftbridge: ip: .*already in use/],
+    ['an interface name that is too long', () => ['connect', 'seed', lab.name('c9'), '--ifname', 'eth0123456789012'], /^nftbridge: ifname: /],
+    ['an interface that exists in the container', () => ['connect', 'seed', c3, '--ifname', 'eth0'], /^nftbridge: ifname: eth0 already exists/],
+    ['port 0', () => ['publish', 'seed', ns1, '0:80'], /^nftbridge: spec "0:80": port 0 is outside 1..65535/],
+    ['port 70000', () => ['publish', 'seed', ns1, '70000:80'], /^nftbridge: spec "70000:80": port 70000 is outside/],
+    ['a port already published', () => ['publish', 'seed', ns1, '9000:90', '8080:81'], /^nftbridge: spec "8080:81": .*already published/],
+    ['unpublishing what is not published', () => ['unpublish', 'seed', ns1, '9999'], /^nftbridge: spec: 9999\/tcp is not published/],
+    ['removing a network in use', () => ['network', 'rm', 'seed'], /^nftbridge: network: .*still has containers/],
+    ['removing an unknown network', () => ['network', 'rm', 'nope'], /^nftbridge: network: no network/],
+  ];
+
+  it.each(cases)('%s', (_what, argv, message) => {
+    const before = world();
+    const r = cli([...g, ...argv()]);
+    expect(r.status).not.toBe(0);
+    const lines = r.stderr.trimEnd().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(message);
+    expect(world()).toEqual(before);
+  });
+
+  it('after all that, the published port and state are as they were', () => {
+    const state = JSON.parse(readFileSync(stateFile, 'utf8')) as { ports: unknown[]; endpoints: unknown[]; networks: unknown[] };
+    expect([state.networks.length, state.endpoints.length, state.ports.length]).toEqual([1, 1, 1]);
+    expect(JSON.parse(cliOk([...g, '--json', 'status'])).drift).toEqual([]);
+  });
+});

@@ -1,0 +1,81 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { defaultRunner, Firewall, NftClient, NftError, renderRuleset, type NftDocument } from '../../src/index.js';
+import { seedState } from '../../src/demo/seed.js';
+import { Lab } from '../../src/lab/lab.js';
+import { observeDrift } from '../../src/reconcile/drift.js';
+import { Ip } from '../../src/ip/ip.js';
+import { emptyState, type State } from '../../src/topology/state.js';
+import { planEndpoint, planNetwork, planPublish } from '../../src/topology/plan.js';
+import { describeKernel } from '../helpers/kernel.js';
+
+function dualStack(): State {
+  const s = emptyState();
+  s.networks.push(planNetwork(s, { name: 'a', subnet: ['172.22.0.0/24', 'fd00:22::/64'] }));
+  s.networks.push(planNetwork(s, { name: 'b', subnet: '172.23.0.0/24', internal: true }));
+  s.endpoints.push(planEndpoint(s, 'a', 'c1', {}, 'vethx1'));
+  s.endpoints.push(planEndpoint(s, 'b', 'c2', {}, 'vethx2'));
+  s.ports.push(...planPublish(s, 'a', 'c1', ['8080:80', '[fd00::1]:8443:443', '127.0.0.1:5353:53/udp', '9000-9005:9100-9105/udp']));
+  return s;
+}
+
+describeKernel('every JSON shape nftbridge emits is accepted by the real nft', () => {
+  let lab: Lab;
+  let nft: NftClient;
+  let fw: Firewall;
+  const ctx = () => ({ nft, ip: new Ip(defaultRunner, Lab.path(lab.host)) });
+
+  beforeAll(async () => {
+    lab = await Lab.create();
+    nft = new NftClient(defaultRunner, 'inet', 'nftbridge', Lab.path(lab.host));
+    fw = new Firewall(nft);
+  });
+  afterAll(async () => lab?.destroy());
+
+  it('rulesets/seed.json passes nft -c and applies', async () => {
+    const doc = JSON.parse(readFileSync(new URL('../../rulesets/seed.json', import.meta.url), 'utf8')) as NftDocument;
+    await nft.check(doc);
+    await nft.apply(doc);
+    expect(await nft.list()).not.toBeNull();
+  });
+
+  it('a full rebuild replaces everything, set elements included (no leftovers from the seed)', async () => {
+    const s = dualStack();
+    await fw.rebuild(s);
+    const drift = (await observeDrift(ctx(), s)).filter((d) => d.kind === 'table' || d.kind === 'chain' || d.kind === 'set');
+    expect(drift).toEqual([]);
+  });
+
+  it('element-only changes for publish and unpublish apply and leave no drift', async () => {
+    const s = dualStack();
+    const more = planPublish(s, 'a', 'c1', ['7000:70/udp', '[fd00::1]:7001:71', '7100-7102:7200-7202']);
+    const next = { ...s, ports: [...s.ports, ...more] };
+    await fw.addPorts(next, more);
+    expect((await observeDrift(ctx(), next)).filter((d) => d.kind === 'set')).toEqual([]);
+    await fw.removePorts(next, more);
+    expect((await observeDrift(ctx(), s)).filter((d) => d.kind === 'set')).toEqual([]);
+  });
+
+  it('nft errors become NftError with nft’s own message', async () => {
+    const bad = { nftables: [{ add: { rule: { family: 'inet' as const, table: 'nftbridge', chain: 'nope', expr: [{ accept: null }] } } }] };
+    const err = await nft.apply(bad).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NftError);
+    expect((err as NftError).nftMessage).toMatch(/No such file or directory|does not exist/);
+  });
+
+  it('a table reshaped by someone else is rebuilt in one transaction anyway', async () => {
+    const s = seedState();
+    await nft.deleteTable();
+    // Someone creates our table with a set of another type under one of our names.
+    await defaultRunner.run('nft', ['add table inet nftbridge; add set inet nftbridge bridges { type ipv4_addr; }'].flatMap((x) => x.split(' ')), { netns: Lab.path(lab.host) });
+    await fw.rebuild(s);
+    expect((await observeDrift(ctx(), s)).filter((d) => d.kind === 'set' || d.kind === 'chain' || d.kind === 'table')).toEqual([]);
+    expect(renderRuleset(s).nftables.length).toBeGreaterThan(10);
+  });
+
+  it('list returns null once the table is gone', async () => {
+    await nft.deleteTable();
+    expect(await nft.list()).toBeNull();
+    await nft.deleteTable(); // already gone: not an error
+  });
+});
