@@ -37,7 +37,7 @@ try {
   }
   const { drift } = await host.status();
   console.log(`drift: ${drift.length === 0 ? 'none' : JSON.stringify(drift)}`);
-  console.log(`nftables document: ${(await host.ruleset()).nftables.length} commands`);
+  console.log(`nftables document: ${host.ruleset().nftables.length} commands`);
 } finally {
   await Promise.all(servers.map((s) => s.stop()));
   await host.down();

@@ -29,7 +29,7 @@ import {
   type CreateNetworkInput,
 } from './topology/plan.js';
 import { parseUnpublishSpec } from './topology/publish-spec.js';
-import type { Container, Endpoint, Network, PublishedPort, State } from './topology/state.js';
+import { emptyState, type Container, type Endpoint, type Network, type PublishedPort, type State } from './topology/state.js';
 import { StateStore } from './topology/store.js';
 import { observeDrift, type Drift } from './reconcile/drift.js';
 
@@ -59,6 +59,8 @@ export class Host {
     /** Path of the host namespace, or undefined for the current one. */
     readonly netns: string | undefined,
     readonly store: StateStore,
+    /** The desired state as last read or written by this object. */
+    private current: State,
   ) {
     this.ip = new Ip(runner, netns);
     this.nft = new NftClient(runner, FAMILY, TABLE, netns);
@@ -75,18 +77,23 @@ export class Host {
     const dir = options.stateDir ?? process.env.NFTBRIDGE_STATE_DIR ?? DEFAULT_STATE_DIR;
     // One state file per host namespace, so several sandboxes can share a state directory.
     const key = options.netns === undefined ? 'host' : `netns-${basename(options.netns).replace(/[^A-Za-z0-9_.-]/g, '_')}`;
-    return new Host(options.runner ?? defaultRunner, path, new StateStore(dir, key));
+    const store = new StateStore(dir, key);
+    return new Host(options.runner ?? defaultRunner, path, store, await store.read());
   }
 
   /** The desired state, once the operations this process has in flight (rollbacks included) are over. */
   async state(): Promise<State> {
     await this.queue.catch(() => undefined);
-    return this.store.read();
+    this.current = await this.store.read();
+    return this.current;
   }
 
-  /** The nftables JSON document for the desired state (read from disk, nothing applied). */
-  async ruleset(): Promise<NftDocument> {
-    return renderRuleset(await this.store.read());
+  /**
+   * The nftables JSON document for the desired state as this Host last saw it (at open, or after
+   * its last operation); nothing is applied. `await host.state()` first to pick up other processes' changes.
+   */
+  ruleset(): NftDocument {
+    return renderRuleset(this.current);
   }
 
   // ---- Observable forms -------------------------------------------------------------------
@@ -228,7 +235,7 @@ export class Host {
       for (const ep of state.endpoints) steps.push(removeLinkStep(this.ip, ep.hostIfname, 'veth'));
       for (const net of state.networks) steps.push(removeLinkStep(this.ip, net.bridge, 'bridge'));
       for (const box of state.containers) if (box.created) steps.push(this.removeNetnsStep(box));
-      steps.push({ name: 'state', detail: this.store.file, run: () => this.store.write({ version: 1, networks: [], containers: [], endpoints: [], ports: [] }) });
+      steps.push(this.saveStep(state, emptyState()));
       return { steps, result: () => state };
     });
   }
@@ -320,7 +327,18 @@ export class Host {
   }
 
   private saveStep(before: State, after: State): Step {
-    return { name: 'state', detail: this.store.file, run: () => this.store.write(after), undo: () => this.store.write(before) };
+    return {
+      name: 'state',
+      detail: this.store.file,
+      run: async () => {
+        await this.store.write(after);
+        this.current = after;
+      },
+      undo: async () => {
+        await this.store.write(before);
+        this.current = before;
+      },
+    };
   }
 
   private removeNetnsStep(box: Container): Step {
@@ -361,6 +379,7 @@ export class Host {
       const release = await this.lock();
       try {
         const state = await this.store.read();
+        this.current = state;
         return { ...(await build(state)), release };
       } catch (err) {
         await release();

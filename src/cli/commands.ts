@@ -136,7 +136,7 @@ export const commands: Record<string, Command> = {
     run: (args, io) => {
       positionals(args, []);
       return withHost(args, async (host) => {
-        io.out(JSON.stringify(await host.ruleset(), null, flag(args, 'json') ? undefined : 2));
+        io.out(JSON.stringify(host.ruleset(), null, flag(args, 'json') ? undefined : 2));
         return 0;
       });
     },

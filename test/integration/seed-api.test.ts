@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { Host } from '../../src/index.js';
+import { Host, renderRuleset } from '../../src/index.js';
 import { Lab, UPLINK } from '../../src/lab/lab.js';
 import { send, serve, type Server } from '../../src/lab/traffic.js';
 import { describeKernel } from '../helpers/kernel.js';
@@ -84,6 +84,12 @@ describeKernel('the seed through the API, with real traffic', () => {
     await expect(send(Lab.path(lab.outside), 'tcp', UPLINK.host, 8080, payload(), 1000)).rejects.toThrow();
     await host.publish('seed', ns1, ['8080:80']);
     expect((await send(Lab.path(lab.outside), 'tcp', UPLINK.host, 8080, payload())).server).toBe('ns1');
+  });
+
+  it('ruleset() returns the document for the desired state synchronously, with the published port', async () => {
+    const doc = host.ruleset();
+    expect(doc).toEqual(renderRuleset(await host.state()));
+    expect(JSON.stringify(doc)).toContain('[{"concat":[{"prefix":{"addr":"0.0.0.0","len":0}},"tcp",8080]},80]');
   });
 
   it('apply twice leaves the table identical and no drift', async () => {
