@@ -26,7 +26,9 @@ export function snapshot(netns: string): Snapshot {
     addr: a.addr_info.filter((i) => !isLinkLocal(i.local)).map((i) => `${i.local}/${i.prefixlen}`).sort(),
   }));
   // IPv6 link-local addresses and their routes appear on their own after DAD; they are not ours.
-  const routes = (JSON.parse(run(netns, 'ip', ['-j', 'route', 'show', 'table', 'all'])) as { dst: string }[]).filter((r) => !isLinkLocal(r.dst));
+  const routes = (JSON.parse(run(netns, 'ip', ['-j', 'route', 'show', 'table', 'all'])) as { dst: string; flags?: string[] }[])
+    .filter((r) => !isLinkLocal(r.dst))
+    .map((r) => ({ ...r, flags: (r.flags ?? []).filter((f) => f !== 'linkdown') })); // carrier state again
   const ruleset = (JSON.parse(run(netns, 'nft', ['-j', 'list', 'ruleset'])) as { nftables: unknown[] }).nftables.filter((o) => !(o as object && 'metainfo' in (o as object)));
   return { links, addresses, routes, ruleset };
 }
