@@ -32,6 +32,8 @@ import { parseUnpublishSpec } from './topology/publish-spec.js';
 import { emptyState, type Container, type Endpoint, type Network, type PublishedPort, type State } from './topology/state.js';
 import { StateStore } from './topology/store.js';
 import { observeDrift, type Drift } from './reconcile/drift.js';
+import { Controller, topologyEvents, type ControllerOptions } from './reconcile/controller.js';
+import type { RulesetEvent, TopologyEvent } from './monitor/events.js';
 
 export interface HostOptions {
   /** A named namespace (or a path) to treat as the host; the current namespace when absent. */
@@ -267,6 +269,19 @@ export class Host {
     return last(this.down$());
   }
 
+  /**
+   * Typed topology events of this host (links, addresses, routes, named namespaces) and changes to
+   * the owned table; monitors run while subscribed. Filter by kind with `isKind('link')`.
+   */
+  events$(): Observable<TopologyEvent | RulesetEvent> {
+    return topologyEvents(this);
+  }
+
+  /** A controller that keeps this host converged; call `start()` on it. */
+  controller(options?: ControllerOptions): Controller {
+    return new Controller(this, options);
+  }
+
   /** Desired state and where the kernel differs from it. */
   async status(): Promise<Status> {
     const state = await this.store.read();
@@ -353,6 +368,16 @@ export class Host {
         }
       },
     };
+  }
+
+  /** Runs `fn` with the state lock held, so no operation (of this or another process) interleaves. */
+  async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const release = await this.lock();
+    try {
+      return await fn();
+    } finally {
+      await release();
+    }
   }
 
   /** Serialises operations in this process, then across processes with the state lock. */

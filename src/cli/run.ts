@@ -4,8 +4,9 @@ import { parseArgs, type OptionSpec } from './args.js';
 import { commands, type Command, type Io } from './commands.js';
 import { demoCommand } from '../demo/command.js';
 import { sandboxCommand } from '../lab/command.js';
+import { watchCommand } from './watch.js';
 
-const all: Record<string, Command> = { ...commands, demo: demoCommand, sandbox: sandboxCommand };
+const all: Record<string, Command> = { ...commands, watch: watchCommand, demo: demoCommand, sandbox: sandboxCommand };
 
 function usage(): string {
   return [

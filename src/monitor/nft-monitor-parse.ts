@@ -1,0 +1,28 @@
+/**
+ * Parses `nft -j monitor` lines (one JSON object each) and keeps those about the owned table.
+ * nft 1.0.6 prints garbage for some interval elements, so an unparseable line still counts as
+ * "something changed" rather than being dropped.
+ */
+import { z } from 'zod';
+import { rulesetEventSchema, type RulesetEvent } from './events.js';
+
+const lineSchema = z.record(z.string(), z.record(z.string(), z.looseObject({ family: z.string().optional(), table: z.string().optional(), name: z.string().optional() })));
+
+export function parseNftMonitorLine(line: string, family: string, table: string): RulesetEvent | undefined {
+  const text = line.trim();
+  if (text === '') return undefined;
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return text.includes(`"${table}"`) ? rulesetEventSchema.parse({ type: 'ruleset', action: 'unknown', object: 'unknown' }) : undefined;
+  }
+  const parsed = lineSchema.safeParse(json);
+  if (!parsed.success) return undefined;
+  const [action, objects] = Object.entries(parsed.data)[0] ?? [];
+  const [object, body] = Object.entries(objects ?? {})[0] ?? [];
+  if (!action || !object || !body || body.family !== family) return undefined;
+  const ours = object === 'table' ? body.name === table : body.table === table;
+  if (!ours) return undefined;
+  return rulesetEventSchema.parse({ type: 'ruleset', action, object, ...(body.name ? { name: body.name } : {}) });
+}

@@ -1,0 +1,53 @@
+/** A long-lived child process as an Observable of its stdout lines; unsubscribing kills it. */
+import { createInterface } from 'node:readline';
+import { execa } from 'execa';
+import { Observable } from 'rxjs';
+import { NftbridgeError } from '../errors.js';
+import { inNetns } from '../exec/runner.js';
+
+/** The monitor process ended on its own: the source errors so that it gets restarted. */
+export class MonitorExitedError extends NftbridgeError {
+  constructor(
+    readonly command: string,
+    readonly exitCode: number | undefined,
+    readonly stderr: string,
+  ) {
+    super(`${command} exited (${exitCode ?? 'signal'}): ${stderr.trim() || 'no message'}`);
+  }
+}
+
+export interface ChildInfo {
+  pid: number;
+  command: string;
+  /** Resolves when the process has exited. */
+  exited: Promise<void>;
+}
+
+const PATH = [process.env.PATH ?? '', '/usr/sbin', '/sbin'].join(':');
+
+export function processLines(command: string, argv: readonly string[], netns: string | undefined, onChild?: (c: ChildInfo) => void): Observable<string> {
+  return new Observable<string>((subscriber) => {
+    const [file, args] = inNetns(command, argv, netns);
+    const child = execa(file, args, { buffer: false, reject: false, stdin: 'ignore', env: { PATH, LC_ALL: 'C' }, cleanup: true });
+    let stopping = false;
+    let stderr = '';
+    child.stderr?.on('data', (d: Buffer) => void (stderr = (stderr + d.toString()).slice(-2000)));
+    const exited = child.then(
+      (r) => {
+        if (!stopping) subscriber.error(new MonitorExitedError([command, ...argv].join(' '), r.exitCode, stderr));
+      },
+      (err: unknown) => {
+        if (!stopping) subscriber.error(err);
+      },
+    );
+    if (child.pid !== undefined) onChild?.({ pid: child.pid, command: [command, ...argv].join(' '), exited });
+    if (child.stdout) createInterface({ input: child.stdout }).on('line', (line) => subscriber.next(line));
+    return () => {
+      stopping = true;
+      child.kill('SIGTERM');
+      // A process that ignores SIGTERM still goes.
+      const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
+      void exited.finally(() => clearTimeout(timer));
+    };
+  });
+}

@@ -1,0 +1,98 @@
+/** The event sources of the controller, each an Observable: ip monitor, nft monitor, /run/netns, the state file. */
+import { watch } from 'node:fs';
+import { mkdir, readdir } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
+import { defer, filter, from, map, mergeMap, Observable, switchMap } from 'rxjs';
+import type { Runner } from '../exec/runner.js';
+import { Ip } from '../ip/ip.js';
+import type { NetnsEvent, RulesetEvent, TopologyEvent } from './events.js';
+import { parseMonitorLine } from './ip-monitor-parse.js';
+import { parseNftMonitorLine } from './nft-monitor-parse.js';
+import { processLines, type ChildInfo } from './process-lines.js';
+
+/** Link, address and route events of one namespace; links are "added" the first time their index is seen. */
+export function ipMonitor(runner: Runner, netns: string | undefined, onChild?: (c: ChildInfo) => void): Observable<TopologyEvent> {
+  return defer(() => from(new Ip(runner, netns).links())).pipe(
+    switchMap((links) => {
+      const known = new Set(links.map((l) => l.index));
+      return processLines('ip', ['-o', '-d', 'monitor', 'label', 'link', 'address', 'route'], netns, onChild).pipe(
+        map(parseMonitorLine),
+        filter((e) => e !== undefined),
+        map((e): TopologyEvent => {
+          if (e.type !== 'link') return e;
+          if (e.action === 'deleted') {
+            known.delete(e.index);
+            return { ...e, action: 'deleted' };
+          }
+          const action = known.has(e.index) ? 'changed' : 'added';
+          known.add(e.index);
+          return { ...e, action };
+        }),
+      );
+    }),
+  );
+}
+
+/** Changes to the owned table, whoever made them. */
+export function nftMonitor(netns: string | undefined, family: string, table: string, onChild?: (c: ChildInfo) => void): Observable<RulesetEvent> {
+  return processLines('nft', ['-j', 'monitor'], netns, onChild).pipe(
+    map((line) => parseNftMonitorLine(line, family, table)),
+    filter((e) => e !== undefined),
+  );
+}
+
+/** Named namespaces appearing in and vanishing from a directory (/run/netns). */
+export function netnsEvents(dir = '/run/netns'): Observable<NetnsEvent> {
+  return new Observable<Set<string>>((subscriber) => {
+    let closed = false;
+    const list = () => readdir(dir).then((names) => new Set(names), () => new Set<string>());
+    let watcher: ReturnType<typeof watch> | undefined;
+    void mkdir(dir, { recursive: true })
+      .catch(() => undefined)
+      .then(async () => {
+        if (closed) return;
+        subscriber.next(await list());
+        watcher = watch(dir, () => void list().then((s) => subscriber.next(s)));
+        watcher.on('error', (err) => subscriber.error(err));
+      });
+    return () => {
+      closed = true;
+      watcher?.close();
+    };
+  }).pipe(
+    // Turn successive listings into added/deleted events.
+    (source) =>
+      new Observable<NetnsEvent>((subscriber) => {
+        let previous: Set<string> | undefined;
+        return source.subscribe({
+          next: (now) => {
+            if (previous) {
+              for (const name of now) if (!previous.has(name)) subscriber.next({ type: 'netns', action: 'added', name });
+              for (const name of previous) if (!now.has(name)) subscriber.next({ type: 'netns', action: 'deleted', name });
+            }
+            previous = now;
+          },
+          error: (e) => subscriber.error(e),
+          complete: () => subscriber.complete(),
+        });
+      }),
+  );
+}
+
+/** The state file written by another process (a CLI call, another program using the library). */
+export function stateFileChanges(file: string): Observable<string> {
+  const dir = dirname(file);
+  const name = basename(file);
+  return defer(() => from(mkdir(dir, { recursive: true }))).pipe(
+    mergeMap(
+      () =>
+        new Observable<string>((subscriber) => {
+          const watcher = watch(dir, (_event, changed) => {
+            if (changed === name) subscriber.next(file);
+          });
+          watcher.on('error', (err) => subscriber.error(err));
+          return () => watcher.close();
+        }),
+    ),
+  );
+}

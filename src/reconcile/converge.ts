@@ -1,0 +1,61 @@
+/**
+ * One convergence: read the desired state, look at the kernel once, and if anything differs repair
+ * links and rebuild the table in at most one nft transaction. Nothing is written when nothing differs.
+ */
+import { access } from 'node:fs/promises';
+import { renderRuleset } from '../firewall/render.js';
+import type { Hooks } from '../hooks/hooks.js';
+import type { Host } from '../host.js';
+import type { NftDocument } from '../nft/schema.js';
+import type { State } from '../topology/state.js';
+import { observeDrift, type Drift } from './drift.js';
+import type { Trigger } from './pipeline.js';
+
+export interface ConvergeResult {
+  changed: boolean;
+  drift: Drift[];
+  document?: NftDocument;
+  /** Containers whose namespace is gone: their endpoints and ports are left out until it returns. */
+  absent: string[];
+}
+
+const exists = (p: string) => access(p).then(() => true, () => false);
+
+/** The desired state minus containers whose namespace has vanished. */
+export function withoutContainers(state: State, absent: ReadonlySet<string>): State {
+  if (absent.size === 0) return state;
+  return {
+    ...state,
+    containers: state.containers.filter((c) => !absent.has(c.name)),
+    endpoints: state.endpoints.filter((e) => !absent.has(e.container)),
+    ports: state.ports.filter((p) => !absent.has(p.container)),
+  };
+}
+
+const LINK_KINDS = new Set(['bridge', 'address', 'endpoint']);
+const TABLE_KINDS = new Set(['table', 'chain', 'set']);
+
+export async function converge(host: Host, hooks: Hooks, reasons: Trigger[]): Promise<ConvergeResult> {
+  return host.exclusive(async () => {
+    const started = performance.now();
+    const state = await host.store.read();
+    const absent = new Set<string>();
+    for (const c of state.containers) if (!(await exists(c.netns))) absent.add(c.name);
+    const effective = withoutContainers(state, absent);
+    // A vanished container is expected, not drift to repair: the state keeps it for its return.
+    const drift = (await observeDrift(host, effective)).filter((d) => d.kind !== 'container');
+    const report = { reasons, drift };
+    if (drift.length === 0) {
+      hooks.emit('idle', report);
+      return { changed: false, drift, absent: [...absent] };
+    }
+    hooks.emit('drift', report);
+    const links = drift.some((d) => LINK_KINDS.has(d.kind));
+    const document = drift.some((d) => TABLE_KINDS.has(d.kind)) ? renderRuleset(effective) : undefined;
+    hooks.emit('plan', { ...report, links, ...(document ? { document } : {}) });
+    if (links) await host.ensureLinks(effective);
+    if (document) await host.firewall.rebuild(effective);
+    hooks.emit('applied', { ...report, durationMs: performance.now() - started, ...(document ? { document } : {}) });
+    return { changed: true, drift, absent: [...absent], ...(document ? { document } : {}) };
+  });
+}

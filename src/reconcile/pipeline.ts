@@ -1,0 +1,103 @@
+/**
+ * The controller's pipeline as pure RxJS, every timing operator on an injected scheduler so that
+ * marble tests drive it: resilient sources, coalescing, one convergence at a time, errors as values.
+ */
+import {
+  auditTime,
+  buffer,
+  catchError,
+  concat,
+  concatMap,
+  connect,
+  defer,
+  EMPTY,
+  from,
+  interval,
+  map,
+  merge,
+  of,
+  retry,
+  tap,
+  timer,
+  type Observable,
+  type OperatorFunction,
+  type SchedulerLike,
+} from 'rxjs';
+
+export interface Trigger {
+  source: string;
+  detail?: string;
+}
+
+export interface BackoffOptions {
+  baseMs: number;
+  maxMs: number;
+}
+
+export const backoffDelay = (attempt: number, { baseMs, maxMs }: BackoffOptions) => Math.min(baseMs * 2 ** (attempt - 1), maxMs);
+
+/**
+ * A source that is resubscribed with exponential backoff when it errors or completes, reporting
+ * each failure; after a restart it first emits a `restart` trigger so a full resync follows.
+ */
+export function resilient<T>(
+  name: string,
+  factory: () => Observable<T>,
+  opts: { backoff: BackoffOptions; scheduler: SchedulerLike; onError: (error: unknown, attempt: number, retryInMs: number) => void },
+): Observable<T | Trigger> {
+  let runs = 0;
+  // Failures in a row; only a real event from the source (not the restart marker) resets it.
+  let failures = 0;
+  return defer(() => {
+    const restarted = runs++ > 0;
+    const events = factory().pipe(tap(() => (failures = 0)));
+    // A source that completes has stopped watching: treat it like a crash.
+    const endless = concat(
+      events,
+      defer(() => {
+        throw new Error(`${name} ended`);
+      }),
+    );
+    return restarted ? concat(of<Trigger>({ source: 'restart', detail: name }), endless) : endless;
+  }).pipe(
+    retry({
+      delay: (error: unknown) => {
+        const ms = backoffDelay(++failures, opts.backoff);
+        opts.onError(error, failures, ms);
+        return timer(ms, opts.scheduler);
+      },
+    }),
+  );
+}
+
+/** Collects triggers for `windowMs` after the first one of a burst, then emits them as one batch. */
+export function coalesce<T>(windowMs: number, scheduler: SchedulerLike): OperatorFunction<T, T[]> {
+  return (source) => source.pipe(connect((shared) => shared.pipe(buffer(shared.pipe(auditTime(windowMs, scheduler))))));
+}
+
+/** A trigger every `periodMs`: the safety net that catches whatever the monitors missed. */
+export function resync(periodMs: number, scheduler: SchedulerLike): Observable<Trigger> {
+  return interval(periodMs, scheduler).pipe(map(() => ({ source: 'resync' })));
+}
+
+/**
+ * Triggers in, convergences out: coalesced batches, one convergence at a time, and a failing
+ * convergence reported and skipped, never ending the pipeline.
+ */
+export function convergeLoop<R>(
+  triggers: Observable<Trigger>,
+  converge: (batch: Trigger[]) => Promise<R> | Observable<R>,
+  opts: { coalesceMs: number; scheduler: SchedulerLike; onError: (error: unknown) => void },
+): Observable<R> {
+  return merge(of<Trigger>({ source: 'start' }), triggers).pipe(
+    coalesce(opts.coalesceMs, opts.scheduler),
+    concatMap((batch) =>
+      defer(() => from(converge(batch))).pipe(
+        catchError((error: unknown) => {
+          opts.onError(error);
+          return EMPTY;
+        }),
+      ),
+    ),
+  );
+}

@@ -1,0 +1,55 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { filter, firstValueFrom, take, toArray } from 'rxjs';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { Host, isKind } from '../../src/index.js';
+import { Lab } from '../../src/lab/lab.js';
+import { CLI, cliOk } from '../helpers/cli.js';
+import { describeKernel } from '../helpers/kernel.js';
+import { alive, childrenOf, eventually } from '../helpers/wait.js';
+
+describeKernel('watch and topology events', () => {
+  let lab: Lab;
+  let g: string[];
+
+  beforeAll(async () => {
+    lab = await Lab.create();
+    g = ['--netns', lab.host, '--state-dir', lab.stateDir];
+    cliOk([...g, 'network', 'create', 'w', '--subnet', '10.61.0.0/24']);
+    cliOk([...g, 'connect', 'w', lab.name('c1')]);
+  });
+  afterAll(async () => {
+    cliOk([...g, 'down']);
+    await lab?.destroy();
+  });
+
+  it('host.events$() is a typed stream any program can filter by kind', async () => {
+    const host = await Host.open({ netns: lab.host, stateDir: lab.stateDir });
+    const links = firstValueFrom(host.events$().pipe(filter(isKind('link')), filter((e) => e.name === 'probe0'), take(2), toArray()));
+    await new Promise((r) => setTimeout(r, 300)); // let the monitor start
+    execFileSync('ip', ['-n', lab.host, 'link', 'add', 'probe0', 'type', 'bridge']);
+    execFileSync('ip', ['-n', lab.host, 'link', 'del', 'probe0']);
+    const events = await links;
+    expect(events[0]).toMatchObject({ type: 'link', action: 'added', name: 'probe0', kind: 'bridge' });
+    expect(events[1]).toMatchObject({ type: 'link', action: 'deleted', name: 'probe0' });
+  });
+
+  it('nftbridge watch --json prints one typed object per line, repairs, and exits 0 on SIGTERM leaving no child', async () => {
+    const child = spawn(process.execPath, [CLI, ...g, '--json', 'watch'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const lines: Record<string, unknown>[] = [];
+    createInterface({ input: child.stdout }).on('line', (l) => lines.push(JSON.parse(l) as Record<string, unknown>));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    await eventually(() => expect(lines.some((l) => l.type === 'idle')).toBe(true));
+    execFileSync('nsenter', [`--net=${Lab.path(lab.host)}`, 'nft', 'delete', 'table', 'inet', 'nftbridge']);
+    await eventually(() => expect(lines.some((l) => l.type === 'applied')).toBe(true));
+    expect(lines.find((l) => l.type === 'drift')).toMatchObject({ drift: [{ kind: 'table', subject: 'nftbridge', reason: 'table is missing' }] });
+    expect(lines.some((l) => l.type === 'ruleset')).toBe(true);
+    expect(lines.every((l) => typeof l.type === 'string')).toBe(true);
+    const kids = childrenOf(child.pid ?? -1);
+    expect(kids.length).toBeGreaterThanOrEqual(2);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(lines.at(-1)).toEqual({ type: 'stopped' });
+    expect(kids.filter(alive)).toEqual([]);
+  });
+});
