@@ -10,10 +10,11 @@ import { Firewall } from './firewall/firewall.js';
 import { FAMILY, TABLE } from './firewall/names.js';
 import { renderRuleset } from './firewall/render.js';
 import { Ip } from './ip/ip.js';
+import { forgetStaleFlows } from './ip/conntrack.js';
 import { NftClient } from './nft/client.js';
 import type { NftDocument } from './nft/schema.js';
 import { operation, type OperationEvent, type Step } from './ops/operation.js';
-import { bridgeStep, containerStep, forwardingStep, netnsStep, pathExists, removeLinkStep, vethStep } from './ops/steps.js';
+import { bridgePortArgs, bridgeStep, containerStep, forwardingStep, netnsStep, pathExists, removeLinkStep, vethStep } from './ops/steps.js';
 import { parseCidr } from './topology/cidr.js';
 import {
   checkContainerName,
@@ -146,7 +147,10 @@ export class Host {
           {
             name: 'firewall',
             detail: ports.map(describePort).join(', '),
-            run: async () => void (await this.firewall.addPorts(next, ports)),
+            run: async () => {
+              await this.firewall.addPorts(next, ports);
+              await forgetStaleFlows(this.runner, this.netns, ports);
+            },
             undo: async () => void (await this.firewall.removePorts(next, ports)),
           },
           this.saveStep(state, next),
@@ -308,7 +312,8 @@ export class Host {
       const box = state.containers.find((c) => c.name === ep.container);
       const link = links.get(ep.hostIfname);
       if (link) {
-        if (link.master !== net.bridge || !link.flags.includes('UP')) await this.ip.run(['link', 'set', ep.hostIfname, 'master', net.bridge, 'up']);
+        if (link.master !== net.bridge || !link.flags.includes('UP'))
+          await this.ip.batch([['link', 'set', ep.hostIfname, 'master', net.bridge, 'up'], bridgePortArgs(net, ep.hostIfname)]);
         continue;
       }
       if (!box || !(await pathExists(box.netns))) continue; // the container is gone; its ports are dropped by the controller

@@ -15,7 +15,7 @@ export { parsePublishSpec, parseUnpublishSpec, type PortSpec, type UnpublishSpec
 export { planNetwork, planEndpoint, planPublish, planUnpublish, defaultBridgeName, type CreateNetworkInput, type ConnectInput } from './topology/plan.js';
 export { parseCidr, normalizeIp } from './topology/cidr.js';
 export { observeDrift, diffTables, shapeOfDocument, shapeOfListing, type Drift } from './reconcile/drift.js';
-export { Lab, UPLINK } from './lab/lab.js';
+export { Lab, UPLINK, ATTACKER } from './lab/lab.js';
 export { serve, send, type Server, type Reply, type Proto } from './lab/traffic.js';
 export { runDemo, SEED, type CheckResult } from './demo/demo.js';
 export { seedState } from './demo/seed.js';

@@ -13,4 +13,5 @@ export const CHAIN = {
   postrouting: 'postrouting',
   forward: 'forward',
   input: 'input',
+  rawPrerouting: 'raw_prerouting',
 } as const;

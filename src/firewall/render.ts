@@ -2,7 +2,7 @@
  * Desired state -> one nftables document (pure and deterministic). The table is rebuilt whole:
  * add table, flush table, then every chain, set, map, rule and element, in one transaction.
  */
-import { parseCidr, type IpFamily } from '../topology/cidr.js';
+import { formatIp, parseCidr, type IpFamily } from '../topology/cidr.js';
 import type { Network, PublishedPort, State } from '../topology/state.js';
 import * as e from '../nft/expr.js';
 import type { Expr, KnownStatement, NftDocument } from '../nft/schema.js';
@@ -59,39 +59,47 @@ function declare(tx: Transaction): void {
   tx.addChain({ name: CHAIN.postrouting, type: 'nat', hook: 'postrouting', prio: 100, policy: 'accept' });
   tx.addChain({ name: CHAIN.forward, type: 'filter', hook: 'forward', prio: 0, policy: 'accept' });
   tx.addChain({ name: CHAIN.input, type: 'filter', hook: 'input', prio: 0, policy: 'accept' });
+  tx.addChain({ name: CHAIN.rawPrerouting, type: 'filter', hook: 'prerouting', prio: -300, policy: 'accept' });
 }
 
 /** DNAT only towards local addresses, so the host's own outbound traffic is never hijacked. */
+const LOOPBACK = { 4: e.prefix('127.0.0.0', 8), 6: '::1' } as const;
+
+/**
+ * DNAT only towards local addresses, so the host's own outbound traffic is never hijacked.
+ * Loopback destinations are DNATed only for the host's own traffic (output): a port published on
+ * 127.0.0.1 must never answer another machine, whatever it routes or crafts.
+ */
 function dnatRules(tx: Transaction): void {
   for (const chain of [CHAIN.prerouting, CHAIN.output])
     for (const fam of FAMILIES)
       tx.addRule(chain, [
+        ...(chain === CHAIN.prerouting ? [e.match(e.payload(L3[fam], 'daddr'), LOOPBACK[fam], '!=')] : []),
         e.match(e.fibDaddrType, 'local'),
         e.match(e.meta('l4proto'), e.anonSet(['tcp', 'udp'])),
         e.dnatViaMaps(L3[fam], portKey(fam), MAP_ADDR[fam], MAP_PORT[fam]),
       ]);
+  // Bridges get route_localnet (so the host's 127.0.0.1 can reach a container); nothing that did
+  // not come from loopback may use it, as Docker's raw PREROUTING rule ensures.
+  tx.addRule(CHAIN.rawPrerouting, [e.match(e.meta('iifname'), 'lo', '!='), e.match(e.payload('ip', 'daddr'), LOOPBACK[4]), e.drop]);
 }
 
 function natRules(tx: Transaction, nets: Network[]): void {
+  // The host's own connection to a port published on 127.0.0.1 leaves with a routable source.
+  if (nets.length > 0)
+    tx.addRule(CHAIN.postrouting, [e.match(e.payload('ip', 'saddr'), LOOPBACK[4]), e.match(e.meta('oifname'), `@${SET_BRIDGES}`), e.masquerade]);
   for (const net of nets) {
     if (net.internal) continue;
     for (const fam of FAMILIES)
       for (const s of subnetsOf(net, fam)) {
         const c = parseCidr('subnet', s.cidr);
-        tx.addRule(CHAIN.postrouting, [
-          e.match(e.payload(L3[fam], 'saddr'), e.prefix(s.cidr.split('/')[0] ?? '', c.prefix)),
-          e.match(e.meta('oifname'), net.bridge, '!='),
-          e.masquerade,
-        ]);
+        const fromSubnet = e.match(e.payload(L3[fam], 'saddr'), e.prefix(formatIp(c.family, c.network), c.prefix));
+        tx.addRule(CHAIN.postrouting, [fromSubnet, e.match(e.meta('oifname'), net.bridge, '!='), e.masquerade]);
+        // Hairpin: a container reaching a published port on its own bridge gets the gateway as
+        // source, so the reply comes back through the host and is un-NATed. (Postrouting has no
+        // input interface, so "from this bridge" is "from this subnet".)
+        tx.addRule(CHAIN.postrouting, [fromSubnet, e.match(e.meta('oifname'), net.bridge), e.match(e.ct('status'), 'dnat', 'in'), e.masquerade]);
       }
-    // Hairpin: a container reaching a published port on its own bridge gets the gateway as source,
-    // so the reply comes back through the host and is un-NATed.
-    tx.addRule(CHAIN.postrouting, [
-      e.match(e.meta('iifname'), net.bridge),
-      e.match(e.meta('oifname'), net.bridge),
-      e.match(e.ct('status'), 'dnat', 'in'),
-      e.masquerade,
-    ]);
   }
 }
 
@@ -99,8 +107,10 @@ function forwardRules(tx: Transaction, nets: Network[]): void {
   const toBridges = e.match(e.meta('oifname'), `@${SET_BRIDGES}`);
   tx.addRule(CHAIN.forward, [toBridges, e.match(e.ct('state'), ['established', 'related'], 'in'), e.accept]);
   tx.addRule(CHAIN.forward, [toBridges, e.match(e.ct('status'), 'dnat', 'in'), e.accept]);
+  // Routed traffic between containers of one bridge: allowed, unless the network has ICC off
+  // (bridged traffic between its ports is stopped by port isolation).
   for (const net of nets)
-    tx.addRule(CHAIN.forward, [e.match(e.meta('iifname'), net.bridge), e.match(e.meta('oifname'), net.bridge), e.accept]);
+    tx.addRule(CHAIN.forward, [e.match(e.meta('iifname'), net.bridge), e.match(e.meta('oifname'), net.bridge), net.icc ? e.accept : e.drop]);
   // Anything else towards a bridge (another network, or a machine routing the subnet here) is dropped.
   tx.addRule(CHAIN.forward, [toBridges, e.drop]);
   for (const net of nets)

@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { defaultRunner, type Runner } from '../exec/runner.js';
 import { Ip } from '../ip/ip.js';
 
-export const UPLINK = { host: '192.0.2.1', outside: '192.0.2.2', prefix: 24 } as const;
+export const UPLINK = { host: '192.0.2.1', outside: '192.0.2.2', prefix: 24, host6: '2001:db8::1', outside6: '2001:db8::2', prefix6: 64 } as const;
+/** The attacker's link to the host (TEST-NET-2). */
+export const ATTACKER = { host: '198.51.100.1', attacker: '198.51.100.2', prefix: 24 } as const;
 
 export class Lab {
   private readonly made: string[] = [];
@@ -48,11 +50,13 @@ export class Lab {
         ['link', 'set', 'lo', 'up'],
         ['link', 'add', 'uplink0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', Lab.path(lab.outside)],
         ['addr', 'add', `${UPLINK.host}/${UPLINK.prefix}`, 'dev', 'uplink0'],
+        ['addr', 'add', `${UPLINK.host6}/${UPLINK.prefix6}`, 'dev', 'uplink0', 'nodad'],
         ['link', 'set', 'uplink0', 'up'],
       ]);
       await out.batch([
         ['link', 'set', 'lo', 'up'],
         ['addr', 'add', `${UPLINK.outside}/${UPLINK.prefix}`, 'dev', 'eth0'],
+        ['addr', 'add', `${UPLINK.outside6}/${UPLINK.prefix6}`, 'dev', 'eth0', 'nodad'],
         ['link', 'set', 'eth0', 'up'],
       ]);
       return lab;
@@ -60,6 +64,40 @@ export class Lab {
       await lab.destroy();
       throw err;
     }
+  }
+
+  /**
+   * An "attacker" machine on its own link to the host, routing `routes` via the host. A route for
+   * 127.0.0.0/8 is made to really leave the machine (its local rule moved behind, route_localnet
+   * on), so it sends crafted packets for the host's loopback addresses.
+   */
+  async addAttacker(routes: readonly string[]): Promise<string> {
+    const name = this.name('att');
+    const path = await this.addNetns(name);
+    const host = new Ip(this.runner, Lab.path(this.host));
+    const att = new Ip(this.runner, path);
+    await host.batch([
+      ['link', 'add', 'att0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', path],
+      ['addr', 'add', `${ATTACKER.host}/${ATTACKER.prefix}`, 'dev', 'att0'],
+      ['link', 'set', 'att0', 'up'],
+    ]);
+    await att.batch([
+      ['link', 'set', 'lo', 'up'],
+      ['addr', 'add', `${ATTACKER.attacker}/${ATTACKER.prefix}`, 'dev', 'eth0'],
+      ['link', 'set', 'eth0', 'up'],
+    ]);
+    for (const dst of routes) {
+      if (dst.startsWith('127.')) {
+        await this.runner.run('tee', ['/proc/sys/net/ipv4/conf/eth0/route_localnet'], { input: '1', netns: path });
+        await att.batch([
+          ['route', 'add', dst, 'via', ATTACKER.host, 'dev', 'eth0', 'table', '100'],
+          ['rule', 'add', 'to', dst, 'table', '100', 'pref', '10'],
+          ['rule', 'add', 'pref', '100', 'lookup', 'local'],
+          ['rule', 'del', 'pref', '0'],
+        ]);
+      } else await att.run(['route', 'add', dst, 'via', ATTACKER.host, 'dev', 'eth0']);
+    }
+    return path;
   }
 
   async addNetns(name: string): Promise<string> {

@@ -28,11 +28,11 @@ if (mode === 'serve') {
     sock.bind(port, '::', () => console.log('ready'));
   }
 } else {
-  const host = a, port = Number(b), payload = c, timeout = Number(d || 3000);
+  const host = a, port = Number(b), payload = c, timeout = Number(d || 3000), localPort = Number(process.argv[7] || 0);
   const fail = (m) => { console.error(m); process.exit(1); };
   setTimeout(() => fail('timeout after ' + timeout + ' ms'), timeout);
   if (proto === 'tcp') {
-    const s = net.connect({ host, port }, () => s.write(payload + '\n'));
+    const s = net.connect({ host, port, ...(localPort ? { localPort } : {}) }, () => s.write(payload + '\n'));
     let buf = '';
     s.on('data', (x) => { buf += x; });
     s.on('end', () => { process.stdout.write(buf); process.exit(0); });
@@ -41,7 +41,7 @@ if (mode === 'serve') {
     const sock = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
     sock.on('message', (m) => { process.stdout.write(String(m)); process.exit(0); });
     sock.on('error', (e) => fail(e.code || e.message));
-    sock.send(payload + '\n', port, host);
+    sock.bind(localPort, () => sock.send(payload + '\n', port, host));
   }
 }
 `;
@@ -83,9 +83,12 @@ export interface Reply {
   payload: string;
 }
 
-/** Sends one message and returns the parsed answer; rejects when nothing answers in time. */
-export async function send(netns: string | undefined, proto: Proto, host: string, port: number, payload: string, timeoutMs = 3000): Promise<Reply> {
-  const [file, args] = inNetns(process.execPath, agentArgv(['send', proto, host, String(port), payload, String(timeoutMs)]), netns);
+/**
+ * Sends one message and returns the parsed answer; rejects when nothing answers in time.
+ * `localPort` fixes the source port, so that several sends are one UDP flow.
+ */
+export async function send(netns: string | undefined, proto: Proto, host: string, port: number, payload: string, timeoutMs = 3000, localPort = 0): Promise<Reply> {
+  const [file, args] = inNetns(process.execPath, agentArgv(['send', proto, host, String(port), payload, String(timeoutMs), String(localPort)]), netns);
   const r = await execa(file, args, { reject: false, stdin: 'ignore' });
   if (r.exitCode !== 0) throw new NftbridgeError(`${proto} ${host}:${port} from ${netns ?? 'current namespace'}: ${String(r.stderr).trim() || `exit ${r.exitCode}`}`);
   const [server = '', peer = '', ...rest] = String(r.stdout).trim().split(' ');

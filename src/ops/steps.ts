@@ -43,13 +43,16 @@ export function bridgeStep(runner: Runner, ip: Ip, net: Network): Step {
         });
         await setSysctl(runner, ip.netns, ['net', 'ipv6', 'conf', net.bridge, 'accept_ra'], '0');
         await ip.batch(lines.slice(1));
-        return;
+      } else {
+        await ip.batch(lines).catch((err: unknown) => {
+          if (err instanceof BatchError && err.line === 0 && isAlreadyExists(err))
+            throw new ConflictError('bridge', `an interface named ${net.bridge} already exists`);
+          throw err;
+        });
       }
-      await ip.batch(lines).catch((err: unknown) => {
-        if (err instanceof BatchError && err.line === 0 && isAlreadyExists(err))
-          throw new ConflictError('bridge', `an interface named ${net.bridge} already exists`);
-        throw err;
-      });
+      // The host's 127.0.0.1 may reach containers through published ports (the table drops any
+      // other use of it).
+      await setSysctl(runner, ip.netns, ['net', 'ipv4', 'conf', net.bridge, 'route_localnet'], '1');
     },
     undo: () => ignoreMissing(ip.run(['link', 'del', net.bridge])),
   };
@@ -90,6 +93,11 @@ export function netnsStep(runner: Runner, container: Container): Step {
   };
 }
 
+/** Port flags: hairpin for published ports reached through the host, isolation when ICC is off. */
+export function bridgePortArgs(net: Network, hostIfname: string): IpArgs {
+  return ['link', 'set', hostIfname, 'type', 'bridge_slave', 'hairpin', 'on', 'isolated', net.icc ? 'off' : 'on'];
+}
+
 /** The veth pair is created with its peer directly in the container: no move, one process. */
 export function vethStep(hostIp: Ip, net: Network, ep: Endpoint, containerNetns: string): Step {
   const mtu = net.mtu ? ['mtu', String(net.mtu)] : [];
@@ -102,6 +110,7 @@ export function vethStep(hostIp: Ip, net: Network, ep: Endpoint, containerNetns:
         .batch([
           ['link', 'add', ep.hostIfname, ...mtu, 'type', 'veth', ...peer],
           ['link', 'set', ep.hostIfname, 'master', net.bridge, 'up'],
+          bridgePortArgs(net, ep.hostIfname),
         ])
         .catch((err: unknown) => {
           if (err instanceof BatchError && err.line === 0 && isAlreadyExists(err))
