@@ -38,7 +38,8 @@ describeKernel('watch and topology events', () => {
     const child = spawn(process.execPath, [CLI, ...g, '--json', 'watch'], { stdio: ['ignore', 'pipe', 'pipe'] });
     const lines: Record<string, unknown>[] = [];
     createInterface({ input: child.stdout }).on('line', (l) => lines.push(JSON.parse(l) as Record<string, unknown>));
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    // 'close', not 'exit': the last lines may still be in the pipe when the process exits.
+    const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
     await eventually(() => expect(lines.some((l) => l.type === 'idle')).toBe(true));
     execFileSync('nsenter', [`--net=${Lab.path(lab.host)}`, 'nft', 'delete', 'table', 'inet', 'nftbridge']);
     await eventually(() => expect(lines.some((l) => l.type === 'applied')).toBe(true));
