@@ -7,7 +7,7 @@ import type { Network, PublishedPort, State } from '../topology/state.js';
 import * as e from '../nft/expr.js';
 import type { Expr, KnownStatement, NftDocument } from '../nft/schema.js';
 import { Transaction, type Element, type MapSpec } from '../nft/transaction.js';
-import { CHAIN, FAMILY, MAP_ADDR, MAP_PORT, SET_BRIDGES, SET_GATEWAYS, TABLE } from './names.js';
+import { CHAIN, FAMILY, PORT_MAP_KINDS, portMapName, SET_BRIDGES, SET_GATEWAYS, TABLE, type PortMapKind } from './names.js';
 
 const L3 = { 4: 'ip', 6: 'ip6' } as const;
 const ADDR_TYPE = { 4: 'ipv4_addr', 6: 'ipv6_addr' } as const;
@@ -17,26 +17,36 @@ const FAMILIES = [4, 6] as const;
 const familyOf = (addr: string): IpFamily => (addr.includes(':') ? 6 : 4);
 const byName = <T extends { name: string }>(a: T, b: T) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
-/** The lookup key of published ports: destination address . protocol . destination port. */
-const portKey = (fam: IpFamily): Expr => e.concat(e.payload(L3[fam], 'daddr'), e.meta('l4proto'), e.payload('th', 'dport'));
+/** The lookup key of each kind of port map, as matched in the DNAT rules. */
+function portKey(fam: IpFamily, kind: PortMapKind): Expr {
+  const tail = [e.meta('l4proto'), e.payload('th', 'dport')];
+  return kind === 'any' ? e.concat(...tail) : e.concat(e.payload(L3[fam], 'daddr'), ...tail);
+}
 
-/** Map elements for one published port: the address map holds the port range as one interval. */
+function portKeyType(fam: IpFamily, kind: PortMapKind): string[] {
+  return kind === 'any' ? ['inet_proto', 'inet_service'] : [ADDR_TYPE[fam], 'inet_proto', 'inet_service'];
+}
+
+export const portMapKind = (port: PublishedPort): PortMapKind => (port.hostPortEnd > port.hostPort ? 'range' : port.hostIp === undefined ? 'any' : 'ip');
+
+/** Map elements for one published port; a range is one interval in the address map. */
 export function portElements(state: State, port: PublishedPort): { set: string; elem: Element[] }[] {
   const ep = state.endpoints.find((x) => x.network === port.network && x.container === port.container);
   if (!ep) return [];
+  const kind = portMapKind(port);
   const out: { set: string; elem: Element[] }[] = [];
   for (const fam of FAMILIES) {
     if (port.hostIp !== undefined && familyOf(port.hostIp) !== fam) continue;
     const target = ep.addresses.find((a) => familyOf(a) === fam);
     if (target === undefined) continue;
-    const addr: Expr = port.hostIp ?? ANY[fam];
-    const ports: Expr = port.hostPortEnd > port.hostPort ? e.range(port.hostPort, port.hostPortEnd) : port.hostPort;
-    out.push({ set: MAP_ADDR[fam], elem: [[e.concat(addr, port.protocol, ports), target]] });
-    // nft 1.0.6 cannot map a key to "address . port", so ports get their own map, one element per port.
+    const key = (ports: Expr): Expr =>
+      kind === 'any' ? e.concat(port.protocol, ports) : e.concat(port.hostIp ?? ANY[fam], port.protocol, ports);
+    const ports: Expr = kind === 'range' ? e.range(port.hostPort, port.hostPortEnd) : port.hostPort;
+    out.push({ set: portMapName(fam, kind, 'addr'), elem: [[key(ports), target]] });
+    // The port map needs one element per port: its data is a single port.
     const portElems: Element[] = [];
-    for (let p = port.hostPort; p <= port.hostPortEnd; p++)
-      portElems.push([e.concat(addr, port.protocol, p), port.containerPort + (p - port.hostPort)]);
-    out.push({ set: MAP_PORT[fam], elem: portElems });
+    for (let p = port.hostPort; p <= port.hostPortEnd; p++) portElems.push([key(p), port.containerPort + (p - port.hostPort)]);
+    out.push({ set: portMapName(fam, kind, 'port'), elem: portElems });
   }
   return out;
 }
@@ -49,9 +59,12 @@ function declare(tx: Transaction): void {
   const sets: MapSpec[] = [{ name: SET_BRIDGES, type: 'ifname' }];
   for (const fam of FAMILIES) {
     sets.push({ name: SET_GATEWAYS[fam], type: ADDR_TYPE[fam] });
-    const key = [ADDR_TYPE[fam], 'inet_proto', 'inet_service'];
-    sets.push({ name: MAP_ADDR[fam], type: key, map: ADDR_TYPE[fam], flags: ['interval'] });
-    sets.push({ name: MAP_PORT[fam], type: key, map: 'inet_service', flags: ['interval'] });
+    for (const kind of PORT_MAP_KINDS) {
+      const type = portKeyType(fam, kind);
+      const flags = kind === 'range' ? { flags: ['interval'] } : {};
+      sets.push({ name: portMapName(fam, kind, 'addr'), type, map: ADDR_TYPE[fam], ...flags });
+      sets.push({ name: portMapName(fam, kind, 'port'), type, map: 'inet_service', ...flags });
+    }
   }
   for (const set of sets) tx.addSet(set).flushSet(set);
   tx.addChain({ name: CHAIN.prerouting, type: 'nat', hook: 'prerouting', prio: -100, policy: 'accept' });
@@ -73,12 +86,13 @@ const LOOPBACK = { 4: e.prefix('127.0.0.0', 8), 6: '::1' } as const;
 function dnatRules(tx: Transaction): void {
   for (const chain of [CHAIN.prerouting, CHAIN.output])
     for (const fam of FAMILIES)
-      tx.addRule(chain, [
-        ...(chain === CHAIN.prerouting ? [e.match(e.payload(L3[fam], 'daddr'), LOOPBACK[fam], '!=')] : []),
-        e.match(e.fibDaddrType, 'local'),
-        e.match(e.meta('l4proto'), e.anonSet(['tcp', 'udp'])),
-        e.dnatViaMaps(L3[fam], portKey(fam), MAP_ADDR[fam], MAP_PORT[fam]),
-      ]);
+      for (const kind of PORT_MAP_KINDS)
+        tx.addRule(chain, [
+          ...(chain === CHAIN.prerouting ? [e.match(e.payload(L3[fam], 'daddr'), LOOPBACK[fam], '!=')] : []),
+          e.match(e.fibDaddrType, 'local'),
+          e.match(e.meta('l4proto'), e.anonSet(['tcp', 'udp'])),
+          e.dnatViaMaps(L3[fam], portKey(fam, kind), portMapName(fam, kind, 'addr'), portMapName(fam, kind, 'port')),
+        ]);
   // Bridges get route_localnet (so the host's 127.0.0.1 can reach a container); nothing that did
   // not come from loopback may use it, as Docker's raw PREROUTING rule ensures.
   tx.addRule(CHAIN.rawPrerouting, [e.match(e.meta('iifname'), 'lo', '!='), e.match(e.payload('ip', 'daddr'), LOOPBACK[4]), e.drop]);

@@ -21,6 +21,8 @@ export interface MapSpec {
 
 export type Element = Expr | [Expr, Expr];
 
+export const ELEMENT_CHUNK = 1000;
+
 export class Transaction {
   private readonly commands: NftCommand[] = [];
 
@@ -72,13 +74,16 @@ export class Transaction {
     return this;
   }
 
+  /** Elements go in commands of at most ELEMENT_CHUNK, so no single netlink message grows without bound. */
   addElements(set: string, elem: Element[]): this {
-    if (elem.length > 0) this.commands.push({ add: { element: { ...this.ids, name: set, elem } } });
+    for (let i = 0; i < elem.length; i += ELEMENT_CHUNK)
+      this.commands.push({ add: { element: { ...this.ids, name: set, elem: elem.slice(i, i + ELEMENT_CHUNK) } } });
     return this;
   }
 
   deleteElements(set: string, elem: Element[]): this {
-    if (elem.length > 0) this.commands.push({ delete: { element: { ...this.ids, name: set, elem } } });
+    for (let i = 0; i < elem.length; i += ELEMENT_CHUNK)
+      this.commands.push({ delete: { element: { ...this.ids, name: set, elem: elem.slice(i, i + ELEMENT_CHUNK) } } });
     return this;
   }
 

@@ -28,6 +28,8 @@ export class Controller {
   readonly hooks = new Hooks();
   private subscription: Subscription | undefined;
   private readonly children = new Map<number, ChildInfo>();
+  /** The convergence running now, so stop() can let it finish: nothing is reported after stop(). */
+  private inFlight: Promise<void> | undefined;
   private readonly results = new Subject<ConvergeResult>();
   /** Every convergence, as it finishes. */
   readonly converged$: Observable<ConvergeResult> = this.results.asObservable();
@@ -80,7 +82,15 @@ export class Controller {
       guard('state', () => stateFileChanges(this.host.store.file).pipe(map((): Trigger => ({ source: 'state' })))),
       resync(this.opts.resyncMs, scheduler),
     ).pipe(share());
-    this.subscription = convergeLoop(triggers, (batch) => converge(this.host, this.hooks, batch), {
+    const run = (batch: Trigger[]) => {
+      const p = converge(this.host, this.hooks, batch);
+      this.inFlight = p.then(
+        () => undefined,
+        () => undefined,
+      );
+      return p;
+    };
+    this.subscription = convergeLoop(triggers, run, {
       coalesceMs: this.opts.coalesceMs,
       scheduler,
       onError: (error) => this.hooks.emit('error', { source: 'converge', error }),
@@ -92,6 +102,7 @@ export class Controller {
     this.subscription?.unsubscribe();
     this.subscription = undefined;
     await Promise.all([...this.children.values()].map((c) => c.exited));
+    await this.inFlight;
   }
 
 }

@@ -110,7 +110,7 @@ describeKernel('Docker parity, with real traffic', () => {
       await ok(outside(), UPLINK.host, 9002, 'a1-7002');
     });
     it('ranges are one interval element in the address map, not a rule per port', () => {
-      const table = execFileSync('nsenter', [`--net=${hostNs()}`, 'nft', 'list', 'map', 'inet', 'nftbridge', 'pub4_addr'], { encoding: 'utf8' });
+      const table = execFileSync('nsenter', [`--net=${hostNs()}`, 'nft', 'list', 'map', 'inet', 'nftbridge', 'pub4_range_addr'], { encoding: 'utf8' });
       expect(table).toContain('0.0.0.0/0 . tcp . 9000-9002 : 172.30.1.2');
     });
     it('a port bound to one host address is refused on another', async () => {
