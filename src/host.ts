@@ -294,6 +294,7 @@ export class Host {
 
   async close(): Promise<void> {
     await this.queue.catch(() => undefined);
+    await this.firewall.close();
   }
 
   // ---- internals -----------------------------------------------------------------------------

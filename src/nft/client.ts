@@ -8,7 +8,7 @@ export class NftClient {
     private readonly runner: Runner,
     readonly family: Family,
     readonly table: string,
-    private readonly netns?: string,
+    readonly netns?: string,
   ) {}
 
   /** Applies a document in one atomic transaction; validating first keeps bad JSON from reaching nft. */

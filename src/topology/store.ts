@@ -1,5 +1,5 @@
 /** Persists the desired state as JSON: atomic replace by rename, and a lock file so processes never interleave. */
-import { mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NftbridgeError, SchemaError } from '../errors.js';
 import { emptyState, stateSchema, type State } from './state.js';
@@ -18,9 +18,21 @@ export class StateStore {
     this.lockFile = join(dir, `${key}.lock`);
   }
 
+  /** The last state read or written, with the identity of the file it came from. */
+  private cache: { key: string; state: State } | undefined;
+
+  /**
+   * The desired state. The file is parsed with zod whenever it changed (another inode, size or
+   * mtime: every write renames a new file in); otherwise the state parsed last time is returned,
+   * which callers treat as immutable.
+   */
   async read(): Promise<State> {
     let text: string;
+    let key: string;
     try {
+      const st = await stat(this.file);
+      key = `${st.ino}:${st.size}:${st.mtimeMs}`;
+      if (this.cache?.key === key) return this.cache.state;
       text = await readFile(this.file, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return emptyState();
@@ -34,14 +46,18 @@ export class StateStore {
     }
     const parsed = stateSchema.safeParse(json);
     if (!parsed.success) throw new SchemaError(this.file, parsed.error.issues);
+    this.cache = { key, state: parsed.data };
     return parsed.data;
   }
 
+  /** Write to a temporary file and rename it over the old one: readers never see half a state. */
   async write(state: State): Promise<void> {
     await mkdir(this.dir, { recursive: true });
     const tmp = `${this.file}.${process.pid}.tmp`;
-    await writeFile(tmp, JSON.stringify(stateSchema.parse(state), null, 2) + '\n');
+    await writeFile(tmp, JSON.stringify(state) + '\n');
     await rename(tmp, this.file);
+    const st = await stat(this.file);
+    this.cache = { key: `${st.ino}:${st.size}:${st.mtimeMs}`, state };
   }
 
   /** Runs `fn` holding the cross-process lock. */
