@@ -66,7 +66,7 @@ export class Host {
     private current: State,
   ) {
     this.ip = new Ip(runner, netns);
-    this.nft = new NftClient(runner, FAMILY, TABLE, netns);
+    this.nft = new NftClient(runner, FAMILY, TABLE, netns, true);
     this.firewall = new Firewall(this.nft);
   }
 

@@ -1,20 +1,13 @@
 /** The owned table in the kernel: full atomic rebuilds, and element-only changes for published ports. */
 import { NftError } from '../errors.js';
 import type { NftClient } from '../nft/client.js';
-import { NftSession } from '../nft/session.js';
 import type { NftDocument } from '../nft/schema.js';
 import type { Element } from '../nft/transaction.js';
 import type { PublishedPort, State } from '../topology/state.js';
 import { ownedTransaction, portElements, renderRuleset } from './render.js';
 
 export class Firewall {
-  private session: NftSession | undefined;
-
-  constructor(
-    readonly nft: NftClient,
-    /** Element changes go through a long-lived nft session (fast); false: one nft process each. */
-    private readonly useSession = true,
-  ) {}
+  constructor(readonly nft: NftClient) {}
 
   /** One transaction that replaces the table's contents; returns the document applied. */
   async rebuild(state: State): Promise<NftDocument> {
@@ -49,13 +42,7 @@ export class Firewall {
         else tx.deleteElements(set, elem.map(keyOf));
       }
     const doc = tx.toDocument();
-    if (tx.size === 0) return doc;
-    if (!this.useSession) {
-      await this.nft.apply(doc);
-      return doc;
-    }
-    if (!this.session?.alive) this.session = new NftSession(this.nft.netns);
-    await this.session.apply(doc);
+    if (tx.size > 0) await this.nft.apply(doc);
     return doc;
   }
 
@@ -63,10 +50,8 @@ export class Firewall {
     await this.nft.deleteTable();
   }
 
-  /** Ends the nft session, if one was started. */
   async close(): Promise<void> {
-    await this.session?.close();
-    this.session = undefined;
+    await this.nft.close();
   }
 }
 

@@ -1,19 +1,41 @@
 /** Drives the nft binary for one owned table, inside a chosen network namespace. */
 import { isNotFound, SchemaError } from '../errors.js';
 import type { Runner } from '../exec/runner.js';
+import { NftSession } from './session.js';
 import { documentSchema, listingSchema, type Family, type Listing, type NftDocument } from './schema.js';
 
+/** Documents larger than this go to a one-shot `nft -j -f -`, never down the session's pipe as one line. */
+const SESSION_MAX = 256 * 1024;
+
 export class NftClient {
+  private session: NftSession | undefined;
+
   constructor(
     private readonly runner: Runner,
     readonly family: Family,
     readonly table: string,
     readonly netns?: string,
+    /** Use a long-lived `nft -j -i` for applies and listings (no process start each time). */
+    private readonly useSession = false,
   ) {}
+
+  private live(): NftSession | undefined {
+    if (!this.useSession) return undefined;
+    if (!this.session?.alive) this.session = new NftSession(this.netns);
+    return this.session;
+  }
 
   /** Applies a document in one atomic transaction; validating first keeps bad JSON from reaching nft. */
   async apply(doc: NftDocument): Promise<void> {
-    await this.runner.run('nft', ['-j', '-f', '-'], { input: serialize(doc), inputAsFile: true, netns: this.netns });
+    const text = serialize(doc);
+    const session = text.length <= SESSION_MAX ? this.live() : undefined;
+    if (session) await session.run(text);
+    else await this.runner.run('nft', ['-j', '-f', '-'], { input: text, inputAsFile: true, netns: this.netns });
+  }
+
+  async close(): Promise<void> {
+    await this.session?.close();
+    this.session = undefined;
   }
 
   /** Asks nft whether it would accept the document (`nft -c`), changing nothing. */
@@ -24,7 +46,10 @@ export class NftClient {
   /** Lists only the owned table; null when it does not exist. */
   async list(): Promise<Listing | null> {
     try {
-      const { stdout } = await this.runner.run('nft', ['-j', 'list', 'table', this.family, this.table], { netns: this.netns });
+      const session = this.live();
+      const stdout = session
+        ? ((await session.run(JSON.stringify({ nftables: [{ list: { table: { family: this.family, name: this.table } } }] })))[0] ?? '')
+        : (await this.runner.run('nft', ['-j', 'list', 'table', this.family, this.table], { netns: this.netns })).stdout;
       const parsed = listingSchema.safeParse(JSON.parse(stdout));
       if (!parsed.success) throw new SchemaError('nft -j list table', parsed.error.issues);
       return parsed.data;

@@ -11,13 +11,23 @@ import { inNetns } from '../exec/runner.js';
 import { serialize } from './client.js';
 import type { NftDocument } from './schema.js';
 
-const MARKER = JSON.stringify({ nftables: [{ list: { tables: { family: 'inet' } } }] });
+// Listing arp tables is cheap and its answer cannot be mistaken for a listing of an inet table.
+const MARKER = JSON.stringify({ nftables: [{ list: { tables: { family: 'arp' } } }] });
+const isMarkerReply = (line: string) => {
+  try {
+    const items = (JSON.parse(line) as { nftables?: Record<string, { family?: string }>[] }).nftables ?? [];
+    return items.every((o) => 'metainfo' in o || o.table?.family === 'arp');
+  } catch {
+    return false;
+  }
+};
 const PATH = [process.env.PATH ?? '', '/usr/sbin', '/sbin'].join(':');
 
 export class NftSession {
   private readonly child: ResultPromise;
   private stderr = '';
-  private readonly waiting: ((line: string | undefined) => void)[] = [];
+  private waiting: ((line: string | undefined) => void) | undefined;
+  private output: string[] = [];
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
 
@@ -25,10 +35,17 @@ export class NftSession {
     const [file, args] = inNetns('nft', ['-j', '-i'], netns);
     this.child = execa(file, args, { buffer: false, reject: false, env: { PATH, LC_ALL: 'C' }, cleanup: true, stdin: 'pipe' });
     this.child.stderr?.on('data', (d: Buffer) => void (this.stderr += d.toString()));
-    if (this.child.stdout) createInterface({ input: this.child.stdout }).on('line', (line) => this.waiting.shift()?.(line));
+    if (this.child.stdout)
+      createInterface({ input: this.child.stdout }).on('line', (line) => {
+        if (isMarkerReply(line)) {
+          const w = this.waiting;
+          this.waiting = undefined;
+          w?.(line);
+        } else this.output.push(line);
+      });
     void this.child.finally(() => {
       this.closed = true;
-      for (const w of this.waiting.splice(0)) w(undefined);
+      this.waiting?.(undefined);
     });
     // An idle session must not keep a program alive on its own; a request in flight must.
     this.hold(false);
@@ -45,17 +62,22 @@ export class NftSession {
   }
 
   /** Applies one document as one transaction; throws NftError with nft's message. */
-  apply(doc: NftDocument): Promise<void> {
-    const text = serialize(doc);
+  async apply(doc: NftDocument): Promise<void> {
+    await this.run(serialize(doc));
+  }
+
+  /** Runs one JSON command line (a document, or a list command) and returns what it printed. */
+  run(text: string): Promise<string[]> {
     const run = this.queue.then(() => this.exchange(text));
     this.queue = run.catch(() => undefined);
     return run;
   }
 
-  private async exchange(text: string): Promise<void> {
+  private async exchange(text: string): Promise<string[]> {
     if (this.closed) throw new NftError('nft', ['-j', '-i'], undefined, 'nft session has ended');
     this.stderr = '';
-    const answered = new Promise<string | undefined>((resolve) => this.waiting.push(resolve));
+    this.output = [];
+    const answered = new Promise<string | undefined>((resolve) => (this.waiting = resolve));
     this.hold(true);
     let line: string | undefined;
     try {
@@ -68,6 +90,7 @@ export class NftSession {
     }
     if (line === undefined) throw new NftError('nft', ['-j', '-i'], undefined, this.stderr || 'nft session ended');
     if (this.stderr.trim()) throw new NftError('nft', ['-j', '-i'], 1, this.stderr);
+    return this.output;
   }
 
   async close(): Promise<void> {

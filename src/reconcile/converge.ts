@@ -8,7 +8,7 @@ import type { Hooks } from '../hooks/hooks.js';
 import type { Host } from '../host.js';
 import type { NftDocument } from '../nft/schema.js';
 import type { State } from '../topology/state.js';
-import { observeDrift, type Drift } from './drift.js';
+import { observeDrift, observeTableDrift, type Drift } from './drift.js';
 import type { Trigger } from './pipeline.js';
 
 export interface ConvergeResult {
@@ -42,8 +42,10 @@ export async function converge(host: Host, hooks: Hooks, reasons: Trigger[]): Pr
     const absent = new Set<string>();
     for (const c of state.containers) if (!(await exists(c.netns))) absent.add(c.name);
     const effective = withoutContainers(state, absent);
+    // Woken only by changes to the table: the table is all that needs looking at.
+    const tableOnly = reasons.length > 0 && reasons.every((r) => r.source === 'nft-monitor');
     // A vanished container is expected, not drift to repair: the state keeps it for its return.
-    const drift = (await observeDrift(host, effective)).filter((d) => d.kind !== 'container');
+    const drift = tableOnly ? await observeTableDrift(host, effective) : (await observeDrift(host, effective)).filter((d) => d.kind !== 'container');
     const report = { reasons, drift };
     if (drift.length === 0) {
       hooks.emit('idle', report);

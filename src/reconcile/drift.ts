@@ -112,11 +112,17 @@ export function diffTables(want: TableShape, have: TableShape | null): Drift[] {
 
 const exists = (p: string) => access(p).then(() => true, () => false);
 
+/** Only the owned table differs from `state`? (One nft listing, no link reads.) */
+export async function observeTableDrift(ctx: { nft: NftClient }, state: State): Promise<Drift[]> {
+  const listing = await ctx.nft.list();
+  if (state.networks.length === 0 && !listing) return [];
+  return diffTables(shapeOfDocument(renderRuleset(state)), listing ? shapeOfListing(listing) : null);
+}
+
 /** Reads the kernel once (table, links, addresses) and lists every difference from `state`. */
 export async function observeDrift(ctx: { ip: Ip; nft: NftClient }, state: State): Promise<Drift[]> {
-  const [listing, links, addrs] = await Promise.all([ctx.nft.list(), ctx.ip.links(), ctx.ip.addresses()]);
-  const out: Drift[] = [];
-  if (state.networks.length > 0 || listing) out.push(...diffTables(shapeOfDocument(renderRuleset(state)), listing ? shapeOfListing(listing) : null));
+  const [tableDrift, links, addrs] = await Promise.all([observeTableDrift(ctx, state), ctx.ip.links(), ctx.ip.addresses()]);
+  const out: Drift[] = [...tableDrift];
   const byName = new Map(links.map((l) => [l.ifname, l]));
   for (const net of state.networks) {
     const br = byName.get(net.bridge);

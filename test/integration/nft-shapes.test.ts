@@ -73,6 +73,23 @@ describeKernel('every JSON shape nftbridge emits is accepted by the real nft', (
     expect(renderRuleset(s).nftables.length).toBeGreaterThan(10);
   });
 
+  it('through a long-lived nft session: errors are NftErrors, and the session goes on working', async () => {
+    const session = new NftClient(defaultRunner, 'inet', 'nftbridge', Lab.path(lab.host), true);
+    try {
+      const bad = { nftables: [{ add: { rule: { family: 'inet' as const, table: 'nftbridge', chain: 'nope', expr: [{ accept: null }] } } }] };
+      const err = await session.apply(bad).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(NftError);
+      expect((err as NftError).nftMessage).toMatch(/No such file or directory|does not exist/);
+      await session.apply(renderRuleset(seedState()));
+      const listing = await session.list();
+      expect(listing?.nftables.some((o) => 'table' in o)).toBe(true);
+      await session.deleteTable();
+      expect(await session.list()).toBeNull();
+    } finally {
+      await session.close();
+    }
+  });
+
   it('list returns null once the table is gone', async () => {
     await nft.deleteTable();
     expect(await nft.list()).toBeNull();

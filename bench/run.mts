@@ -1,0 +1,452 @@
+/**
+ * nftbridge benchmarks: every scenario runs side by side with its baselines in the same run, in
+ * namespaces this script creates (unique names) and removes, also on failure. Prints a table of
+ * medians, p95 and ratios, and writes the results as JSON to bench/results/.
+ *
+ *   npm run bench                   full sizes (run as root: large nft batches need it)
+ *   BENCH_SIZE=tiny npm run bench   small sizes, as CI runs it
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { Host, Ip, Lab, UPLINK, defaultRunner, planPublish, send, serve, type Server } from '../src/index.js';
+
+const tiny = process.env.BENCH_SIZE === 'tiny';
+const SIZES = tiny
+  ? { attachSeq: 5, attachPar: 4, ports: [0, 100, 500], portOps: 5, rebuild: 500, conns: 500, connSeconds: 1, connRounds: 2, repairs: 5, memPorts: 500, iperfSeconds: 1 }
+  : { attachSeq: 50, attachPar: 20, ports: [0, 1000, 10000], portOps: 40, rebuild: 10000, conns: 10000, connSeconds: 2, connRounds: 5, repairs: 30, memPorts: 10000, iperfSeconds: 3 };
+
+interface Row {
+  scenario: string;
+  variant: string;
+  unit: string;
+  median: number;
+  p95: number;
+  n: number;
+  note?: string;
+}
+const rows: Row[] = [];
+const ratios: { scenario: string; of: string; to: string; ratio: number; target?: string }[] = [];
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
+};
+function record(scenario: string, variant: string, samples: number[], unit = 'ms', note?: string): Row {
+  const row = { scenario, variant, unit, median: pct(samples, 50), p95: pct(samples, 95), n: samples.length, ...(note ? { note } : {}) };
+  rows.push(row);
+  return row;
+}
+function ratio(scenario: string, of: Row | undefined, to: Row | undefined, target?: string) {
+  if (!of || !to) return;
+  ratios.push({ scenario, of: of.variant, to: to.variant, ratio: of.median / to.median, ...(target ? { target } : {}) });
+}
+const time = async (fn: () => Promise<unknown>) => {
+  const t = performance.now();
+  await fn();
+  return performance.now() - t;
+};
+const sh = (netns: string, cmd: string, args: string[], input?: string) =>
+  execFileSync('nsenter', [`--net=${netns}`, cmd, ...args], { encoding: 'utf8', ...(input !== undefined ? { input } : {}) });
+const log = (s: string) => process.stderr.write(`${s}\n`);
+
+const labs: Lab[] = [];
+async function newLab(): Promise<Lab> {
+  const lab = await Lab.create();
+  labs.push(lab);
+  return lab;
+}
+async function cleanup() {
+  for (const lab of labs.splice(0)) await lab.destroy().catch(() => undefined);
+}
+for (const sig of ['SIGINT', 'SIGTERM'] as const)
+  process.on(sig, () => {
+    void cleanup().finally(() => process.exit(130));
+  });
+
+// ---- 1. attach ------------------------------------------------------------------------------
+
+async function ipFloorAttach(lab: Lab, i: number, bridge: string, subnet: string): Promise<void> {
+  const addr = `${subnet}.${Math.floor(i / 250)}.${(i % 250) + 2}`;
+  const name = lab.name(`f${i}`);
+  const hostIf = `vf${i}`;
+  await defaultRunner.run('ip', ['netns', 'add', name]);
+  await new Ip(defaultRunner, Lab.path(lab.host)).batch([
+    ['link', 'add', hostIf, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', Lab.path(name)],
+    ['link', 'set', hostIf, 'master', bridge, 'up'],
+  ]);
+  await new Ip(defaultRunner, Lab.path(name)).batch([
+    ['link', 'set', 'lo', 'up'],
+    ['addr', 'add', `${addr}/16`, 'dev', 'eth0'],
+    ['link', 'set', 'eth0', 'up'],
+    ['route', 'add', 'default', 'via', `${subnet}.0.1`],
+  ]);
+}
+
+async function cniAttach(lab: Lab, i: number, dataDir: string): Promise<void> {
+  const name = lab.name(`k${i}`);
+  await defaultRunner.run('ip', ['netns', 'add', name]);
+  const conf = { cniVersion: '0.4.0', name: 'benchnet', type: 'bridge', bridge: 'cni0', isGateway: true, ipMasq: true, ipam: { type: 'host-local', subnet: '10.98.0.0/16', dataDir } };
+  await execa('nsenter', [`--net=${Lab.path(lab.host)}`, '/usr/lib/cni/bridge'], {
+    input: JSON.stringify(conf),
+    env: { CNI_COMMAND: 'ADD', CNI_CONTAINERID: `bench${i}`, CNI_NETNS: Lab.path(name), CNI_IFNAME: 'eth0', CNI_PATH: '/usr/lib/cni', PATH: `${process.env.PATH}:/usr/sbin:/sbin` },
+  });
+}
+
+async function netavarkAttach(lab: Lab, i: number, configDir: string): Promise<void> {
+  const name = lab.name(`v${i}`);
+  await defaultRunner.run('ip', ['netns', 'add', name]);
+  const id = randomBytes(32).toString('hex');
+  const opts = {
+    container_id: id,
+    container_name: `bench${i}`,
+    networks: { benchnet: { interface_name: 'eth0', static_ips: [`10.97.${Math.floor((i + 2) / 250)}.${((i + 2) % 250) + 1}`] } },
+    network_info: {
+      benchnet: {
+        name: 'benchnet',
+        id: 'b'.repeat(64),
+        driver: 'bridge',
+        network_interface: 'podman9',
+        subnets: [{ subnet: '10.97.0.0/16', gateway: '10.97.0.1' }],
+        ipv6_enabled: false,
+        internal: false,
+        dns_enabled: false,
+      },
+    },
+  };
+  await execa('nsenter', [`--net=${Lab.path(lab.host)}`, '/usr/lib/podman/netavark', '--config', configDir, 'setup', Lab.path(name)], {
+    input: JSON.stringify(opts),
+    env: { PATH: `${process.env.PATH}:/usr/sbin:/sbin` },
+  });
+}
+
+async function benchAttach() {
+  log('» attach');
+  const lab = await newLab();
+  const host = await Host.open({ netns: lab.host, stateDir: lab.stateDir });
+  await host.createNetwork({ name: 'a', subnet: '10.96.0.0/16' });
+  // Warm-up, so no variant pays for first-use costs.
+  await host.connect('a', lab.name('warm'));
+  const seq: number[] = [];
+  for (let i = 0; i < SIZES.attachSeq; i++) seq.push(await time(() => host.connect('a', lab.name(`s${i}`))));
+  const lib = record('attach (sequential)', 'nftbridge API', seq);
+  const t0 = performance.now();
+  const par = await Promise.all(Array.from({ length: SIZES.attachPar }, (_, i) => time(() => host.connect('a', lab.name(`p${i}`)))));
+  const parWall = performance.now() - t0;
+  const libPar = record(`attach (${SIZES.attachPar} at once)`, 'nftbridge API', [parWall / SIZES.attachPar], 'ms/container', `wall ${parWall.toFixed(0)} ms; per-call median ${pct(par, 50).toFixed(1)} ms`);
+
+  sh(Lab.path(lab.host), 'ip', ['link', 'add', 'floorbr', 'type', 'bridge']);
+  sh(Lab.path(lab.host), 'ip', ['addr', 'add', '10.95.0.1/16', 'dev', 'floorbr']);
+  sh(Lab.path(lab.host), 'ip', ['link', 'set', 'floorbr', 'up']);
+  const floor: number[] = [];
+  for (let i = 0; i < SIZES.attachSeq; i++) floor.push(await time(() => ipFloorAttach(lab, i, 'floorbr', '10.95')));
+  const floorRow = record('attach (sequential)', 'batched ip (floor)', floor);
+  const tf = performance.now();
+  await Promise.all(Array.from({ length: SIZES.attachPar }, (_, i) => ipFloorAttach(lab, 1000 + i, 'floorbr', '10.95')));
+  const floorPar = record(`attach (${SIZES.attachPar} at once)`, 'batched ip (floor)', [(performance.now() - tf) / SIZES.attachPar], 'ms/container');
+
+  let cniRow: Row | undefined;
+  let cniPar: Row | undefined;
+  try {
+    const dataDir = mkdtempSync(join(tmpdir(), 'bench-cni-'));
+    await cniAttach(lab, 9999, dataDir);
+    const cni: number[] = [];
+    for (let i = 0; i < SIZES.attachSeq; i++) cni.push(await time(() => cniAttach(lab, i, dataDir)));
+    cniRow = record('attach (sequential)', 'CNI bridge plugin (ipMasq)', cni);
+    const tc = performance.now();
+    await Promise.all(Array.from({ length: SIZES.attachPar }, (_, i) => cniAttach(lab, 1000 + i, dataDir)));
+    cniPar = record(`attach (${SIZES.attachPar} at once)`, 'CNI bridge plugin (ipMasq)', [(performance.now() - tc) / SIZES.attachPar], 'ms/container');
+    rmSync(dataDir, { recursive: true, force: true });
+  } catch (err) {
+    log(`  CNI bridge plugin unavailable: ${String(err).split('\n')[0]}`);
+  }
+  let navRow: Row | undefined;
+  try {
+    const configDir = mkdtempSync(join(tmpdir(), 'bench-netavark-'));
+    await netavarkAttach(lab, 9999, configDir);
+    const nav: number[] = [];
+    for (let i = 0; i < SIZES.attachSeq; i++) nav.push(await time(() => netavarkAttach(lab, i, configDir)));
+    navRow = record('attach (sequential)', 'netavark 1.4 setup', nav);
+    rmSync(configDir, { recursive: true, force: true });
+  } catch (err) {
+    log(`  netavark unavailable: ${String(err).split('\n')[0]}`);
+  }
+  ratio('attach (sequential)', lib, cniRow, '<= 0.5');
+  ratio('attach (sequential)', lib, floorRow, '<= 2');
+  ratio('attach (sequential)', lib, navRow);
+  ratio(`attach (${SIZES.attachPar} at once)`, libPar, cniPar, '<= 0.5');
+  ratio(`attach (${SIZES.attachPar} at once)`, libPar, floorPar, '<= 2');
+  await host.close();
+}
+
+// ---- 2/3. publish and rebuild ------------------------------------------------------------------
+
+async function withPorts(host: Host, container: string, n: number) {
+  const state = await host.state();
+  const have = state.ports.length;
+  if (n <= have) return;
+  const ports = planPublish(state, 'p', container, Array.from({ length: n - have }, (_, i) => `${10000 + have + i}:80`));
+  await host.store.write({ ...state, ports: [...state.ports, ...ports] });
+  await host.apply();
+}
+
+async function benchPublish() {
+  log('» publish / unpublish, and full rebuild');
+  const lab = await newLab();
+  const host = await Host.open({ netns: lab.host, stateDir: lab.stateDir });
+  await host.createNetwork({ name: 'p', subnet: '10.94.0.0/16' });
+  const c = lab.name('c');
+  await host.connect('p', c);
+  const base: Record<number, Row> = {};
+  for (const n of SIZES.ports) {
+    await withPorts(host, c, n);
+    await host.publish('p', c, ['5000:80']);
+    await host.unpublish('p', c, ['5000']);
+    const pub: number[] = [];
+    const unpub: number[] = [];
+    for (let i = 0; i < SIZES.portOps; i++) {
+      pub.push(await time(() => host.publish('p', c, ['5000:80'])));
+      unpub.push(await time(() => host.unpublish('p', c, ['5000'])));
+    }
+    const row = record('publish one port', `nftbridge, ${n} already published`, pub);
+    record('unpublish one port', `nftbridge, ${n} already published`, unpub);
+    base[n] = row;
+  }
+  const first = SIZES.ports[0] ?? 0;
+  const last = SIZES.ports.at(-1) ?? 0;
+  ratio('publish one port', base[last], base[first], '<= 1.5 (flat in N), and <= 10 ms');
+
+  // Full rebuild with many ports, against the same mappings as one linear rule per port.
+  await withPorts(host, c, SIZES.rebuild);
+  const rebuild: number[] = [];
+  const state = await host.state();
+  for (let i = 0; i < 5; i++) rebuild.push(await time(() => host.firewall.rebuild(state)));
+  const rb = record('full rebuild', `nftbridge maps, ${SIZES.rebuild} ports`, rebuild);
+  const linear = ['add table ip linear', 'flush table ip linear', 'add chain ip linear pre { type nat hook prerouting priority dstnat; }'];
+  for (let i = 0; i < SIZES.rebuild; i++) linear.push(`add rule ip linear pre tcp dport ${10000 + i} dnat to 10.94.0.2:80`);
+  writeFileSync(join(lab.stateDir, 'linear.nft'), linear.join('\n') + '\n');
+  const lin: number[] = [];
+  for (let i = 0; i < 5; i++) lin.push(await time(() => defaultRunner.run('nft', ['-f', join(lab.stateDir, 'linear.nft')], { netns: Lab.path(lab.host) })));
+  const linRow = record('full rebuild', `${SIZES.rebuild} linear rules (baseline)`, lin);
+  ratio('full rebuild', rb, linRow, 'rebuild <= 300 ms');
+  await host.close();
+}
+
+// ---- 4. new connections per second -----------------------------------------------------------
+
+const CONNECT_LOOP = String.raw`
+const net = await import('node:net');
+const [host, port, seconds] = [process.argv[1], Number(process.argv[2]), Number(process.argv[3])];
+const end = Date.now() + seconds * 1000;
+let n = 0, failed = 0;
+const one = () => new Promise((resolve) => { const s = net.connect({ host, port }); s.setNoDelay(true); s.on('connect', () => { n++; s.destroy(); resolve(); }); s.on('error', () => { failed++; resolve(); }); });
+const worker = async () => { while (Date.now() < end) await one(); };
+await Promise.all(Array.from({ length: 8 }, worker));
+console.log(JSON.stringify({ rate: n / seconds, failed }));
+`;
+async function connRate(netns: string, host: string, port: number): Promise<number> {
+  const out = sh(netns, process.execPath, ['--input-type=module', '-e', CONNECT_LOOP, host, String(port), String(SIZES.connSeconds)]);
+  return (JSON.parse(out) as { rate: number }).rate;
+}
+
+async function benchConnections() {
+  log('» new connections per second');
+  const lab = await newLab();
+  const host = await Host.open({ netns: lab.host, stateDir: lab.stateDir });
+  await host.createNetwork({ name: 'c', subnet: '10.93.0.0/16' });
+  const c = lab.name('c');
+  await host.connect('c', c);
+  const server: Server = await serve(Lab.path(c), 'tcp', 80, 'c');
+  try {
+    await withPortsOn(host, c, SIZES.conns);
+    const lastPort = 10000 + SIZES.conns - 1;
+    // Direct baseline: the outside machine routes the container subnet through the host, with
+    // nftbridge's table gone (it drops direct access by design): plain forwarding, no NAT.
+    // Linear baseline: the same mappings as one rule per port, in a table of its own.
+    sh(Lab.path(lab.outside), 'ip', ['route', 'add', '10.93.0.0/16', 'via', UPLINK.host]);
+    const lines = ['add table inet linear', 'add chain inet linear pre { type nat hook prerouting priority dstnat; }'];
+    for (let i = 0; i < SIZES.conns; i++) lines.push(`add rule inet linear pre ip daddr ${UPLINK.host} tcp dport ${10000 + i} dnat ip to 10.93.0.2:80`);
+    writeFileSync(join(lab.stateDir, 'lin.nft'), lines.join('\n') + '\n');
+    // The load generator shares two cores with everything else: rounds alternate the variants
+    // so that noise hits them alike, and medians are compared.
+    const mapped: number[] = [];
+    const direct: number[] = [];
+    const linear: number[] = [];
+    for (let round = 0; round < SIZES.connRounds; round++) {
+      await host.apply();
+      mapped.push(await connRate(Lab.path(lab.outside), UPLINK.host, lastPort));
+      await host.firewall.remove();
+      direct.push(await connRate(Lab.path(lab.outside), '10.93.0.2', 80));
+      await defaultRunner.run('nft', ['-f', join(lab.stateDir, 'lin.nft')], { netns: Lab.path(lab.host) });
+      linear.push(await connRate(Lab.path(lab.outside), UPLINK.host, lastPort));
+      await defaultRunner.run('nft', ['delete', 'table', 'inet', 'linear'], { netns: Lab.path(lab.host) });
+    }
+    const m = record('new connections/s', `published port, ${SIZES.conns} mappings, entry last`, mapped, 'conn/s');
+    const d = record('new connections/s', 'same container routed directly, no NAT', direct, 'conn/s');
+    const l = record('new connections/s', `${SIZES.conns} linear rules, entry last (baseline)`, linear, 'conn/s');
+    ratio('new connections/s', m, d, '>= 0.85');
+    ratio('new connections/s', m, l);
+  } finally {
+    await server.stop();
+    await host.close();
+  }
+}
+async function withPortsOn(host: Host, container: string, n: number) {
+  const state = await host.state();
+  const ports = planPublish(state, 'c', container, Array.from({ length: n }, (_, i) => `${10000 + i}:80`));
+  await host.store.write({ ...state, ports: [...state.ports, ...ports] });
+  await host.apply();
+}
+
+// ---- 5. repair latency ------------------------------------------------------------------------
+
+async function benchRepair() {
+  log('» repair latency with the controller running');
+  const lab = await newLab();
+  const host = await Host.open({ netns: lab.host, stateDir: lab.stateDir });
+  await host.createNetwork({ name: 'r', subnet: '10.92.0.0/16' });
+  const c = lab.name('c');
+  await host.connect('r', c);
+  await host.publish('r', c, ['8080:80']);
+  const controller = host.controller({ coalesceMs: 5, resyncMs: 600_000 });
+  const applied: number[] = [];
+  controller.hooks.on('applied', () => void applied.push(performance.now()));
+  controller.start();
+  const waitApplied = async (since: number, count: number) => {
+    const deadline = Date.now() + 10_000;
+    while (applied.length < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1));
+    return (applied[count - 1] ?? NaN) - since;
+  };
+  await new Promise((r) => setTimeout(r, 500));
+  const table: number[] = [];
+  for (let i = 0; i < SIZES.repairs; i++) {
+    const before = applied.length;
+    const t = performance.now();
+    await defaultRunner.run('nft', ['delete', 'table', 'inet', 'nftbridge'], { netns: Lab.path(lab.host) });
+    table.push(await waitApplied(t, before + 1));
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  record('repair latency', 'nft delete table -> table restored', table, 'ms', 'from the delete command starting');
+  const gone: number[] = [];
+  for (let i = 0; i < Math.min(10, SIZES.repairs); i++) {
+    const box = lab.name(`g${i}`);
+    await host.connect('r', box);
+    await host.publish('r', box, [`${9000 + i}:80`]);
+    await new Promise((r) => setTimeout(r, 200));
+    const before = applied.length;
+    const t = performance.now();
+    await defaultRunner.run('ip', ['netns', 'del', box]);
+    gone.push(await waitApplied(t, before + 1));
+  }
+  record('repair latency', 'container netns deleted -> its ports removed', gone, 'ms');
+  await controller.stop();
+  await host.close();
+}
+
+// ---- 6. memory --------------------------------------------------------------------------------
+
+async function benchMemory() {
+  log('» memory of the watch process');
+  const lab = await newLab();
+  const host = await Host.open({ netns: lab.host, stateDir: lab.stateDir });
+  await host.createNetwork({ name: 'm', subnet: '10.91.0.0/16' });
+  const c = lab.name('c');
+  await host.connect('m', c);
+  const state = await host.state();
+  const ports = planPublish(state, 'm', c, Array.from({ length: SIZES.memPorts }, (_, i) => `${10000 + i}:80`));
+  await host.store.write({ ...state, ports: [...state.ports, ...ports] });
+  await host.close();
+  const cli = new URL('../dist/cli/main.js', import.meta.url).pathname;
+  const child = execa(process.execPath, [cli, '--netns', lab.host, '--state-dir', lab.stateDir, '--json', 'watch', '--resync-ms', '1000'], { buffer: false, reject: false });
+  let applied = 0;
+  child.stdout?.on('data', (d: Buffer) => void (applied += (d.toString().match(/"type":"(applied|idle)"/g) ?? []).length));
+  const deadline = Date.now() + 60_000;
+  while (applied < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
+  const hwm = Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? NaN) / 1024;
+  child.kill('SIGTERM');
+  await child;
+  record('memory', `watch, ${SIZES.memPorts} published ports: RSS (peak ${hwm.toFixed(0)} MB)`, [rss], 'MB', 'target <= 150 MB');
+}
+
+// ---- 7. throughput ----------------------------------------------------------------------------
+
+async function iperf(from: string, to: string): Promise<number> {
+  const out = sh(from, 'iperf3', ['-c', to, '-t', String(SIZES.iperfSeconds), '-J']);
+  return (JSON.parse(out) as { end: { sum_received: { bits_per_second: number } } }).end.sum_received.bits_per_second / 1e9;
+}
+
+async function benchThroughput() {
+  log('» throughput through masquerade');
+  const lab = await newLab();
+  const host = await Host.open({ netns: lab.host, stateDir: lab.stateDir });
+  await host.createNetwork({ name: 't', subnet: '10.90.0.0/16' });
+  const c = lab.name('c');
+  await host.connect('t', c);
+  const server = execa('nsenter', [`--net=${Lab.path(lab.outside)}`, 'iperf3', '-s'], { reject: false, buffer: false });
+  try {
+    await new Promise((r) => setTimeout(r, 500));
+    const masq: number[] = [];
+    const direct: number[] = [];
+    sh(Lab.path(lab.outside), 'ip', ['route', 'add', '10.90.0.0/16', 'via', UPLINK.host]);
+    for (let i = 0; i < 3; i++) {
+      masq.push(await iperf(Lab.path(c), UPLINK.outside));
+      // Directly routed: the same path with nftbridge's table removed (no NAT, no filtering).
+      await host.firewall.remove();
+      direct.push(await iperf(Lab.path(c), UPLINK.outside));
+      await host.apply();
+    }
+    const m = record('throughput (iperf3)', 'container -> outside through masquerade', masq, 'Gbit/s');
+    const d = record('throughput (iperf3)', 'same path routed, no NAT', direct, 'Gbit/s');
+    ratio('throughput (iperf3)', m, d, '>= 0.9');
+  } finally {
+    server.kill('SIGKILL');
+    await server;
+    await host.close();
+  }
+}
+
+// ---- main -------------------------------------------------------------------------------------
+
+const only = process.argv.slice(2);
+const all: [string, () => Promise<void>][] = [
+  ['attach', benchAttach],
+  ['publish', benchPublish],
+  ['connections', benchConnections],
+  ['repair', benchRepair],
+  ['memory', benchMemory],
+  ['throughput', benchThroughput],
+];
+let failed = 0;
+try {
+  for (const [name, fn] of all) {
+    if (only.length > 0 && !only.includes(name)) continue;
+    try {
+      await fn();
+    } catch (err) {
+      failed++;
+      log(`  ${name} failed: ${err instanceof Error ? err.stack : String(err)}`);
+    } finally {
+      await cleanup();
+    }
+  }
+} finally {
+  await cleanup();
+}
+
+const fmt = (x: number) => (Number.isNaN(x) ? '-' : x >= 100 ? x.toFixed(0) : x.toFixed(x >= 10 ? 1 : 2));
+const lines = ['| scenario | variant | median | p95 | unit | n |', '| --- | --- | ---: | ---: | --- | ---: |'];
+for (const r of rows) lines.push(`| ${r.scenario} | ${r.variant}${r.note ? ` (${r.note})` : ''} | ${fmt(r.median)} | ${fmt(r.p95)} | ${r.unit} | ${r.n} |`);
+lines.push('', '| scenario | ratio | value | target |', '| --- | --- | ---: | --- |');
+for (const q of ratios) lines.push(`| ${q.scenario} | ${q.of} / ${q.to} | ${q.ratio.toFixed(2)}x | ${q.target ?? ''} |`);
+const machine = `${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, kernel ${execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim()}, node ${process.version}, ${execFileSync('nft', ['--version'], { encoding: 'utf8' }).trim()}`;
+console.log(`\nnftbridge benchmarks (${tiny ? 'tiny' : 'full'} sizes) on ${machine}\n`);
+console.log(lines.join('\n'));
+mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+const file = new URL(`./results/${tiny ? 'tiny' : 'full'}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`, import.meta.url);
+writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), sizes: SIZES, machine, rows, ratios }, null, 2) + '\n');
+console.log(`\nresults: ${file.pathname}`);
+process.exitCode = failed > 0 ? 1 : 0;
