@@ -30,8 +30,12 @@ function portKeyType(fam: IpFamily, kind: PortMapKind): string[] {
 export const portMapKind = (port: PublishedPort): PortMapKind => (port.hostPortEnd > port.hostPort ? 'range' : port.hostIp === undefined ? 'any' : 'ip');
 
 /** Map elements for one published port; a range is one interval in the address map. */
-export function portElements(state: State, port: PublishedPort): { set: string; elem: Element[] }[] {
-  const ep = state.endpoints.find((x) => x.network === port.network && x.container === port.container);
+export function portElements(
+  state: State,
+  port: PublishedPort,
+  index?: ReadonlyMap<string, State['endpoints'][number]>,
+): { set: string; elem: Element[] }[] {
+  const ep = index ? index.get(`${port.network}\0${port.container}`) : state.endpoints.find((x) => x.network === port.network && x.container === port.container);
   if (!ep) return [];
   const kind = portMapKind(port);
   const out: { set: string; elem: Element[] }[] = [];
@@ -150,14 +154,19 @@ function elements(tx: Transaction, state: State, nets: Network[]): void {
   for (const fam of FAMILIES)
     tx.addElements(SET_GATEWAYS[fam], nets.flatMap((n) => subnetsOf(n, fam).map((s) => s.gateway)));
   const grouped = new Map<string, Element[]>();
+  const endpoints = new Map(state.endpoints.map((ep) => [`${ep.network}\0${ep.container}`, ep]));
   for (const port of sortPorts(state.ports))
-    for (const { set, elem } of portElements(state, port)) grouped.set(set, [...(grouped.get(set) ?? []), ...elem]);
+    for (const { set, elem } of portElements(state, port, endpoints)) {
+      const list = grouped.get(set) ?? [];
+      if (list.length === 0) grouped.set(set, list);
+      for (const el of elem) list.push(el);
+    }
   for (const [set, elem] of [...grouped].sort(([a], [b]) => (a < b ? -1 : 1))) tx.addElements(set, elem);
 }
 
 export function sortPorts(ports: readonly PublishedPort[]): PublishedPort[] {
-  const key = (p: PublishedPort) => `${p.protocol}/${p.hostIp ?? ''}/${String(p.hostPort).padStart(5, '0')}`;
-  return [...ports].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+  const keyed = ports.map((p) => [`${p.protocol}/${p.hostIp ?? ''}/${String(p.hostPort).padStart(5, '0')}`, p] as const);
+  return keyed.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, p]) => p);
 }
 
 /** Starts a transaction on the owned table. */

@@ -20,11 +20,14 @@ export type Expr =
   | { set: Expr[] | Expr }
   | { map: { key: Expr; data: Expr } };
 
+const scalarSchema = z.union([z.string(), z.number(), z.boolean()]);
+// Element keys of published-port maps: by far the most numerous expressions, checked first.
+const concatOfScalars = z.strictObject({ concat: z.array(z.union([scalarSchema, z.strictObject({ prefix: z.strictObject({ addr: z.string(), len: z.number().int() }) }), z.strictObject({ range: z.tuple([z.number(), z.number()]) })])) });
+
 export const exprSchema: z.ZodType<Expr> = z.lazy(() =>
   z.union([
-    z.string(),
-    z.number(),
-    z.boolean(),
+    scalarSchema,
+    concatOfScalars,
     z.array(exprSchema),
     z.strictObject({ payload: z.strictObject({ protocol: z.string(), field: z.string() }) }),
     z.strictObject({ meta: z.strictObject({ key: z.string() }) }),
@@ -85,8 +88,10 @@ export const ruleSchema = z.object({
   expr: z.array(statementSchema),
 });
 export const setElemSchema = z.union([
+  z.tuple([z.union([concatOfScalars, scalarSchema]), scalarSchema]), // map element [key, data]: the common case, checked first
+  scalarSchema,
   exprSchema,
-  z.tuple([exprSchema, exprSchema]), // map element: [key, data]
+  z.tuple([exprSchema, exprSchema]),
 ]);
 export const setSchema = z.object({
   family: familySchema,

@@ -188,6 +188,17 @@ export function planPublish(state: State, network: string, container: string, sp
   if (specs.length === 0) throw new ValidationError('spec', 'at least one port spec is required');
   if (net.internal) throw new ValidationError('network', `network "${network}" is internal; ports cannot be published from it`);
   const added: PublishedPort[] = [];
+  // Bindings by protocol and port, so checking a publication does not walk every published port.
+  const byPort = new Map<string, PublishedPort[]>();
+  const index = (p: PublishedPort) => {
+    for (let n = p.hostPort; n <= p.hostPortEnd; n++) {
+      const k = `${p.protocol}/${n}`;
+      const list = byPort.get(k);
+      if (list) list.push(p);
+      else byPort.set(k, [p]);
+    }
+  };
+  state.ports.forEach(index);
   for (const text of specs) {
     const spec: PortSpec = parsePublishSpec(text, 'spec');
     const port: PublishedPort = {
@@ -204,10 +215,12 @@ export function planPublish(state: State, network: string, container: string, sp
       if (!net.subnets.some((s) => parseCidr('subnet', s.cidr).family === fam))
         throw new ValidationError(`spec "${text}"`, `network "${network}" has no IPv${fam} subnet to publish ${port.hostIp} to`);
     }
-    const clash = [...state.ports, ...added].find((p) => collides(p, port));
+    let clash: PublishedPort | undefined;
+    for (let n = port.hostPort; n <= port.hostPortEnd && !clash; n++) clash = byPort.get(`${port.protocol}/${n}`)?.find((p) => collides(p, port));
     if (clash)
       throw new ConflictError(`spec "${text}"`, `${clash.hostIp ?? '*'}:${clash.hostPort}/${clash.protocol} is already published by "${clash.container}" on "${clash.network}"`);
     added.push(port);
+    index(port);
   }
   return added;
 }

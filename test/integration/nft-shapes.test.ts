@@ -5,19 +5,10 @@ import { seedState } from '../../src/demo/seed.js';
 import { Lab } from '../../src/lab/lab.js';
 import { observeDrift } from '../../src/reconcile/drift.js';
 import { Ip } from '../../src/ip/ip.js';
-import { emptyState, type State } from '../../src/topology/state.js';
-import { planEndpoint, planNetwork, planPublish } from '../../src/topology/plan.js';
-import { describeKernel } from '../helpers/kernel.js';
 
-function dualStack(): State {
-  const s = emptyState();
-  s.networks.push(planNetwork(s, { name: 'a', subnet: ['172.22.0.0/24', 'fd00:22::/64'] }));
-  s.networks.push(planNetwork(s, { name: 'b', subnet: '172.23.0.0/24', internal: true }));
-  s.endpoints.push(planEndpoint(s, 'a', 'c1', {}, 'vethx1'));
-  s.endpoints.push(planEndpoint(s, 'b', 'c2', {}, 'vethx2'));
-  s.ports.push(...planPublish(s, 'a', 'c1', ['8080:80', '[fd00::1]:8443:443', '127.0.0.1:5353:53/udp', '9000-9005:9100-9105/udp']));
-  return s;
-}
+import { planPublish } from '../../src/topology/plan.js';
+import { describeKernel } from '../helpers/kernel.js';
+import { dualStackState } from '../helpers/states.js';
 
 describeKernel('every JSON shape nftbridge emits is accepted by the real nft', () => {
   let lab: Lab;
@@ -40,14 +31,14 @@ describeKernel('every JSON shape nftbridge emits is accepted by the real nft', (
   });
 
   it('a full rebuild replaces everything, set elements included (no leftovers from the seed)', async () => {
-    const s = dualStack();
+    const s = dualStackState();
     await fw.rebuild(s);
     const drift = (await observeDrift(ctx(), s)).filter((d) => d.kind === 'table' || d.kind === 'chain' || d.kind === 'set');
     expect(drift).toEqual([]);
   });
 
   it('element-only changes for publish and unpublish apply and leave no drift', async () => {
-    const s = dualStack();
+    const s = dualStackState();
     const more = planPublish(s, 'a', 'c1', ['7000:70/udp', '[fd00::1]:7001:71', '7100-7102:7200-7202']);
     const next = { ...s, ports: [...s.ports, ...more] };
     await fw.addPorts(next, more);

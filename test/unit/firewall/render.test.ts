@@ -4,20 +4,11 @@ import { renderRuleset } from '../../../src/firewall/render.js';
 import { seedState } from '../../../src/demo/seed.js';
 import { listingSchema } from '../../../src/nft/schema.js';
 import { diffTables, shapeOfDocument, shapeOfListing } from '../../../src/reconcile/drift.js';
-import { emptyState } from '../../../src/topology/state.js';
-import { planEndpoint, planNetwork, planPublish } from '../../../src/topology/plan.js';
+
+import { planPublish } from '../../../src/topology/plan.js';
+import { dualStackState } from '../../helpers/states.js';
 
 const fixture = (name: string) => listingSchema.parse(JSON.parse(readFileSync(new URL(`../../fixtures/nft/${name}`, import.meta.url), 'utf8')));
-
-function dualStack() {
-  const s = emptyState();
-  s.networks.push(planNetwork(s, { name: 'a', subnet: ['172.22.0.0/24', 'fd00:22::/64'] }));
-  s.networks.push(planNetwork(s, { name: 'b', subnet: '172.23.0.0/24', internal: true }));
-  s.endpoints.push(planEndpoint(s, 'a', 'c1', {}, 'vethx1'));
-  s.endpoints.push(planEndpoint(s, 'b', 'c2', {}, 'vethx2'));
-  s.ports.push(...planPublish(s, 'a', 'c1', ['8080:80', '[fd00::1]:8443:443', '127.0.0.1:5353:53/udp', '9000-9005:9100-9105/udp']));
-  return s;
-}
 
 describe('renderRuleset', () => {
   it('still produces rulesets/seed.json for the seed topology', () => {
@@ -26,7 +17,7 @@ describe('renderRuleset', () => {
   });
 
   it('is deterministic: the order of networks and ports in the state does not matter', () => {
-    const s = dualStack();
+    const s = dualStackState();
     const shuffled = { ...s, networks: [...s.networks].reverse(), ports: [...s.ports].reverse(), endpoints: [...s.endpoints].reverse() };
     expect(JSON.stringify(renderRuleset(shuffled))).toBe(JSON.stringify(renderRuleset(s)));
   });
@@ -54,12 +45,12 @@ describe('renderRuleset', () => {
 
   it('matches what real nft lists back for the same document (no drift)', () => {
     expect(diffTables(shapeOfDocument(renderRuleset(seedState())), shapeOfListing(fixture('list-seed.json')))).toEqual([]);
-    expect(diffTables(shapeOfDocument(renderRuleset(dualStack())), shapeOfListing(fixture('list-dualstack.json')))).toEqual([]);
+    expect(diffTables(shapeOfDocument(renderRuleset(dualStackState())), shapeOfListing(fixture('list-dualstack.json')))).toEqual([]);
   });
 
   it('reports a rule somebody added as drift', () => {
-    const drift = diffTables(shapeOfDocument(renderRuleset(dualStack())), shapeOfListing(fixture('list-tampered.json')));
+    const drift = diffTables(shapeOfDocument(renderRuleset(dualStackState())), shapeOfListing(fixture('list-tampered.json')));
     expect(drift).toEqual([{ kind: 'chain', subject: 'forward', reason: expect.stringMatching(/rules differ/) as unknown as string }]);
-    expect(diffTables(shapeOfDocument(renderRuleset(dualStack())), null)).toEqual([{ kind: 'table', subject: 'nftbridge', reason: 'table is missing' }]);
+    expect(diffTables(shapeOfDocument(renderRuleset(dualStackState())), null)).toEqual([{ kind: 'table', subject: 'nftbridge', reason: 'table is missing' }]);
   });
 });
