@@ -327,14 +327,28 @@ export class Host {
     }
   }
 
+  /** Gateway addresses, and the subnet routes that come with them, restored on an existing bridge. */
   private async ensureBridgeAddresses(net: Network): Promise<void> {
     const addrs = await this.ip.addresses();
     const have = new Set(addrs.filter((a) => a.ifname === net.bridge).flatMap((a) => a.addr_info.map((i) => i.local)));
-    for (const s of net.subnets)
-      if (!have.has(s.gateway)) {
-        const c = parseCidr('subnet', s.cidr);
-        await this.ip.run(['addr', 'add', `${s.gateway}/${c.prefix}`, 'dev', net.bridge, ...(c.family === 6 ? ['nodad'] : [])]);
-      }
+    const v6 = net.subnets.some((s) => s.cidr.includes(':'));
+    const routes = new Set([...(await this.ip.routes(4)), ...(v6 ? await this.ip.routes(6) : [])].map((r) => `${r.dst} ${r.dev ?? ''}`));
+    for (const s of net.subnets) {
+      const c = parseCidr('subnet', s.cidr);
+      if (!have.has(s.gateway)) await this.ip.run(['addr', 'add', `${s.gateway}/${c.prefix}`, 'dev', net.bridge, ...(c.family === 6 ? ['nodad'] : [])]);
+      else if (!routes.has(`${s.cidr} ${net.bridge}`))
+        await this.ip.run([
+          ...(c.family === 6 ? ['-6'] : []),
+          'route',
+          'replace',
+          s.cidr,
+          'dev',
+          net.bridge,
+          'proto',
+          'kernel',
+          ...(c.family === 4 ? ['scope', 'link', 'src', s.gateway] : ['metric', '256']),
+        ]);
+    }
     await this.ip.run(['link', 'set', net.bridge, 'up']);
   }
 

@@ -32,7 +32,7 @@ export function withoutContainers(state: State, absent: ReadonlySet<string>): St
   };
 }
 
-const LINK_KINDS = new Set(['bridge', 'address', 'endpoint']);
+const LINK_KINDS = new Set(['bridge', 'address', 'route', 'endpoint']);
 const TABLE_KINDS = new Set(['table', 'chain', 'set']);
 
 export async function converge(host: Host, hooks: Hooks, reasons: Trigger[]): Promise<ConvergeResult> {

@@ -6,7 +6,7 @@ import type { Listing, NftDocument } from '../nft/schema.js';
 import { renderRuleset } from '../firewall/render.js';
 import type { State } from '../topology/state.js';
 
-export type DriftKind = 'table' | 'chain' | 'set' | 'bridge' | 'address' | 'endpoint' | 'container';
+export type DriftKind = 'table' | 'chain' | 'set' | 'bridge' | 'address' | 'route' | 'endpoint' | 'container';
 
 export interface Drift {
   kind: DriftKind;
@@ -121,7 +121,15 @@ export async function observeTableDrift(ctx: { nft: NftClient }, state: State): 
 
 /** Reads the kernel once (table, links, addresses) and lists every difference from `state`. */
 export async function observeDrift(ctx: { ip: Ip; nft: NftClient }, state: State): Promise<Drift[]> {
-  const [tableDrift, links, addrs] = await Promise.all([observeTableDrift(ctx, state), ctx.ip.links(), ctx.ip.addresses()]);
+  const v6 = state.networks.some((n) => n.subnets.some((x) => x.cidr.includes(':')));
+  const [tableDrift, links, addrs, routes4, routes6] = await Promise.all([
+    observeTableDrift(ctx, state),
+    ctx.ip.links(),
+    ctx.ip.addresses(),
+    state.networks.length > 0 ? ctx.ip.routes(4) : [],
+    v6 ? ctx.ip.routes(6) : [],
+  ]);
+  const routes = new Set([...routes4, ...routes6].map((r) => `${r.dst} ${r.dev ?? ''}`));
   const out: Drift[] = [...tableDrift];
   const byName = new Map(links.map((l) => [l.ifname, l]));
   for (const net of state.networks) {
@@ -132,7 +140,11 @@ export async function observeDrift(ctx: { ip: Ip; nft: NftClient }, state: State
     }
     if (!br.flags.includes('UP')) out.push({ kind: 'bridge', subject: net.bridge, reason: 'bridge is down' });
     const have = new Set(addrs.filter((a) => a.ifname === net.bridge).flatMap((a) => a.addr_info.map((i) => i.local)));
-    for (const s of net.subnets) if (!have.has(s.gateway)) out.push({ kind: 'address', subject: net.bridge, reason: `gateway ${s.gateway} is missing` });
+    for (const s of net.subnets) {
+      if (!have.has(s.gateway)) out.push({ kind: 'address', subject: net.bridge, reason: `gateway ${s.gateway} is missing` });
+      // The subnet route comes with the address; it is only missing when somebody removed it.
+      else if (!routes.has(`${s.cidr} ${net.bridge}`)) out.push({ kind: 'route', subject: net.bridge, reason: `route to ${s.cidr} is missing` });
+    }
   }
   for (const box of state.containers)
     if (!(await exists(box.netns))) out.push({ kind: 'container', subject: box.name, reason: `namespace ${box.netns} is gone` });

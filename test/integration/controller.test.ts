@@ -85,6 +85,12 @@ describeKernel('the controller repairs the host while it runs', () => {
     await eventually(() => reach(8080, 'c1'));
   });
 
+  it('a removed subnet route is restored', async () => {
+    nsh('ip', 'route', 'del', '10.60.0.0/24', 'dev', 'nb-n');
+    await eventually(() => expect(nsh('ip', 'route', 'show', '10.60.0.0/24')).toContain('dev nb-n'));
+    await eventually(() => reach(8080, 'c1'));
+  });
+
   it("a container namespace deleted takes its published ports out of the table, the other keeps working, and they return with it", async () => {
     await servers.get(c2)?.stop(); // a process inside would keep the namespace alive
     servers.delete(c2);
