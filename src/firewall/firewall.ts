@@ -55,4 +55,5 @@ export class Firewall {
   }
 }
 
-const keyOf = (el: Element): Element => (Array.isArray(el) && el.length === 2 ? (el[0] as Element) : el);
+/** A map element [key, data] is deleted by its key. */
+export const keyOf = (el: Element): Element => (Array.isArray(el) && el.length === 2 ? (el[0] as Element) : el);

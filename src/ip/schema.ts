@@ -21,9 +21,12 @@ export const addrInfoSchema = z.looseObject({
   scope: z.string().optional(),
 });
 
+/** `ip -j addr show` also carries each link's flags and master: one read serves both. */
 export const addrSchema = z.looseObject({
   ifindex: z.number(),
   ifname: z.string(),
+  flags: z.array(z.string()).default([]),
+  master: z.string().optional(),
   addr_info: z.array(addrInfoSchema).default([]),
 });
 export type LinkAddresses = z.infer<typeof addrSchema>;

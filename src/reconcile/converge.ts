@@ -3,12 +3,13 @@
  * links and rebuild the table in at most one nft transaction. Nothing is written when nothing differs.
  */
 import { access } from 'node:fs/promises';
-import { renderRuleset } from '../firewall/render.js';
+import { keyOf } from '../firewall/firewall.js';
+import { ownedTransaction, renderRuleset } from '../firewall/render.js';
 import type { Hooks } from '../hooks/hooks.js';
 import type { Host } from '../host.js';
 import type { NftDocument } from '../nft/schema.js';
 import type { State } from '../topology/state.js';
-import { observeDrift, observeTableDrift, type Drift } from './drift.js';
+import { elementRepair, observeAll, observeTable, type Drift } from './drift.js';
 import type { Trigger } from './pipeline.js';
 
 export interface ConvergeResult {
@@ -44,8 +45,9 @@ export async function converge(host: Host, hooks: Hooks, reasons: Trigger[]): Pr
     const effective = withoutContainers(state, absent);
     // Woken only by changes to the table: the table is all that needs looking at.
     const tableOnly = reasons.length > 0 && reasons.every((r) => r.source === 'nft-monitor');
+    const seen = tableOnly ? await observeTable(host, effective) : await observeAll(host, effective);
     // A vanished container is expected, not drift to repair: the state keeps it for its return.
-    const drift = tableOnly ? await observeTableDrift(host, effective) : (await observeDrift(host, effective)).filter((d) => d.kind !== 'container');
+    const drift = seen.drift.filter((d) => d.kind !== 'container');
     const report = { reasons, drift };
     if (drift.length === 0) {
       hooks.emit('idle', report);
@@ -53,10 +55,22 @@ export async function converge(host: Host, hooks: Hooks, reasons: Trigger[]): Pr
     }
     hooks.emit('drift', report);
     const links = drift.some((d) => LINK_KINDS.has(d.kind));
-    const document = drift.some((d) => TABLE_KINDS.has(d.kind)) ? renderRuleset(effective) : undefined;
+    const tableDrift = drift.some((d) => TABLE_KINDS.has(d.kind));
+    // Only elements differ (a container went away, an element was deleted): change just those.
+    const repair = tableDrift ? elementRepair(seen.want, seen.have) : undefined;
+    let document: NftDocument | undefined;
+    if (repair) {
+      const tx = ownedTransaction();
+      for (const { set, add, del } of repair) {
+        tx.deleteElements(set, del.map(keyOf));
+        tx.addElements(set, add);
+      }
+      document = tx.toDocument();
+    } else if (tableDrift) document = renderRuleset(effective);
     hooks.emit('plan', { ...report, links, ...(document ? { document } : {}) });
     if (links) await host.ensureLinks(effective);
-    if (document) await host.firewall.rebuild(effective);
+    if (document && repair) await host.nft.apply(document).catch(() => host.firewall.rebuild(effective));
+    else if (document) await host.firewall.rebuild(effective);
     hooks.emit('applied', { ...report, durationMs: performance.now() - started, ...(document ? { document } : {}) });
     return { changed: true, drift, absent: [...absent], ...(document ? { document } : {}) };
   });

@@ -3,6 +3,7 @@ import { access } from 'node:fs/promises';
 import type { Ip } from '../ip/ip.js';
 import type { NftClient } from '../nft/client.js';
 import type { Listing, NftDocument } from '../nft/schema.js';
+import type { Element } from '../nft/transaction.js';
 import { renderRuleset } from '../firewall/render.js';
 import type { State } from '../topology/state.js';
 
@@ -19,8 +20,11 @@ export interface Drift {
 export interface TableShape {
   chains: Map<string, string>;
   rules: Map<string, string[]>;
-  sets: Map<string, { decl: string; elems: string[] }>;
+  /** Elements by their canonical text, with the element itself (for element-only repairs). */
+  sets: Map<string, { decl: string; elems: Map<string, Element> }>;
 }
+
+const byCanonical = (elems: readonly Element[]) => new Map(elems.map((e) => [canonical(e), e] as const));
 
 /** Key-sorted JSON, so two equal objects always print the same. */
 export function canonical(value: unknown): string {
@@ -49,13 +53,12 @@ export function shapeOfDocument(doc: NftDocument): TableShape {
     } else if ('rule' in obj) shape.rules.set(obj.rule.chain, [...(shape.rules.get(obj.rule.chain) ?? []), canonical(obj.rule.expr)]);
     else if ('set' in obj || 'map' in obj) {
       const s = 'set' in obj ? obj.set : obj.map;
-      shape.sets.set(s.name, { decl: canonical({ type: s.type, map: s.map, flags: s.flags }), elems: [] });
+      shape.sets.set(s.name, { decl: canonical({ type: s.type, map: s.map, flags: s.flags }), elems: new Map() });
     } else if ('element' in obj) {
       const s = shape.sets.get(obj.element.name);
-      if (s) s.elems.push(...obj.element.elem.map(canonical));
+      if (s) for (const el of obj.element.elem) s.elems.set(canonical(el), el);
     }
   }
-  for (const s of shape.sets.values()) s.elems.sort();
   return shape;
 }
 
@@ -74,8 +77,8 @@ export function shapeOfListing(listing: Listing): TableShape {
       const r = item.rule as { chain: string; expr: unknown[] };
       shape.rules.set(r.chain, [...(shape.rules.get(r.chain) ?? []), canonical(r.expr)]);
     } else if (('set' in item && item.set) || ('map' in item && item.map)) {
-      const s = ('set' in item ? item.set : item.map) as { name: string; type: unknown; map?: string; flags?: string[]; elem?: unknown[] };
-      shape.sets.set(s.name, { decl: canonical({ type: s.type, map: s.map, flags: s.flags }), elems: (s.elem ?? []).map(canonical).sort() });
+      const s = ('set' in item ? item.set : item.map) as { name: string; type: unknown; map?: string; flags?: string[]; elem?: Element[] };
+      shape.sets.set(s.name, { decl: canonical({ type: s.type, map: s.map, flags: s.flags }), elems: byCanonical(s.elem ?? []) });
     }
   }
   return shape;
@@ -100,38 +103,77 @@ export function diffTables(want: TableShape, have: TableShape | null): Drift[] {
     const h = have.sets.get(name);
     if (!h) out.push({ kind: 'set', subject: name, reason: 'set is missing' });
     else if (h.decl !== s.decl) out.push({ kind: 'set', subject: name, reason: 'set type or flags differ' });
-    else if (canonical(h.elems) !== canonical(s.elems)) {
-      const missing = s.elems.filter((x) => !h.elems.includes(x)).length;
-      const extra = h.elems.filter((x) => !s.elems.includes(x)).length;
-      out.push({ kind: 'set', subject: name, reason: `elements differ (${missing} missing, ${extra} unexpected)` });
+    else {
+      const { add, del } = elementDiff(s.elems, h.elems);
+      if (add.length + del.length > 0) out.push({ kind: 'set', subject: name, reason: `elements differ (${add.length} missing, ${del.length} unexpected)` });
     }
   }
   for (const name of have.sets.keys()) if (!want.sets.has(name)) out.push({ kind: 'set', subject: name, reason: 'unexpected set' });
   return out;
 }
 
-const exists = (p: string) => access(p).then(() => true, () => false);
-
-/** Only the owned table differs from `state`? (One nft listing, no link reads.) */
-export async function observeTableDrift(ctx: { nft: NftClient }, state: State): Promise<Drift[]> {
-  const listing = await ctx.nft.list();
-  if (state.networks.length === 0 && !listing) return [];
-  return diffTables(shapeOfDocument(renderRuleset(state)), listing ? shapeOfListing(listing) : null);
+function elementDiff(want: Map<string, Element>, have: Map<string, Element>): { add: Element[]; del: Element[] } {
+  const add: Element[] = [];
+  const del: Element[] = [];
+  for (const [k, el] of want) if (!have.has(k)) add.push(el);
+  for (const [k, el] of have) if (!want.has(k)) del.push(el);
+  return { add, del };
 }
 
-/** Reads the kernel once (table, links, addresses) and lists every difference from `state`. */
+/**
+ * When chains, rules and set declarations all match and only elements differ (a container that
+ * went away, an element somebody deleted), the repair is a handful of element changes instead of
+ * a rebuild. Undefined when anything else differs.
+ */
+export function elementRepair(want: TableShape, have: TableShape | null): { set: string; add: Element[]; del: Element[] }[] | undefined {
+  if (!have) return undefined;
+  const structural = diffTables({ ...want, sets: new Map([...want.sets].map(([n, x]) => [n, { ...x, elems: new Map() }])) }, { ...have, sets: new Map([...have.sets].map(([n, x]) => [n, { ...x, elems: new Map() }])) });
+  if (structural.length > 0) return undefined;
+  const out: { set: string; add: Element[]; del: Element[] }[] = [];
+  for (const [name, w] of want.sets) {
+    const d = elementDiff(w.elems, have.sets.get(name)?.elems ?? new Map());
+    if (d.add.length + d.del.length > 0) out.push({ set: name, ...d });
+  }
+  return out;
+}
+
+const exists = (p: string) => access(p).then(() => true, () => false);
+
+export interface TableObservation {
+  drift: Drift[];
+  want: TableShape;
+  have: TableShape | null;
+}
+
+/** Only the owned table differs from `state`? (One nft listing, no link reads.) */
+export async function observeTable(ctx: { nft: NftClient }, state: State): Promise<TableObservation> {
+  const listing = await ctx.nft.list();
+  const want = shapeOfDocument(renderRuleset(state));
+  const have = listing ? shapeOfListing(listing) : null;
+  if (state.networks.length === 0 && !listing) return { drift: [], want, have };
+  return { drift: diffTables(want, have), want, have };
+}
+
+export async function observeTableDrift(ctx: { nft: NftClient }, state: State): Promise<Drift[]> {
+  return (await observeTable(ctx, state)).drift;
+}
+
+/** Reads the kernel once (table, links, addresses, routes) and lists every difference from `state`. */
 export async function observeDrift(ctx: { ip: Ip; nft: NftClient }, state: State): Promise<Drift[]> {
+  return (await observeAll(ctx, state)).drift;
+}
+
+export async function observeAll(ctx: { ip: Ip; nft: NftClient }, state: State): Promise<TableObservation> {
   const v6 = state.networks.some((n) => n.subnets.some((x) => x.cidr.includes(':')));
-  const [tableDrift, links, addrs, routes4, routes6] = await Promise.all([
-    observeTableDrift(ctx, state),
-    ctx.ip.links(),
+  const [table, addrs, routes4, routes6] = await Promise.all([
+    observeTable(ctx, state),
     ctx.ip.addresses(),
     state.networks.length > 0 ? ctx.ip.routes(4) : [],
     v6 ? ctx.ip.routes(6) : [],
   ]);
   const routes = new Set([...routes4, ...routes6].map((r) => `${r.dst} ${r.dev ?? ''}`));
-  const out: Drift[] = [...tableDrift];
-  const byName = new Map(links.map((l) => [l.ifname, l]));
+  const out: Drift[] = [...table.drift];
+  const byName = new Map(addrs.map((l) => [l.ifname, l]));
   for (const net of state.networks) {
     const br = byName.get(net.bridge);
     if (!br) {
@@ -154,5 +196,5 @@ export async function observeDrift(ctx: { ip: Ip; nft: NftClient }, state: State
     if (!link) out.push({ kind: 'endpoint', subject: `${ep.network}/${ep.container}`, reason: `host interface ${ep.hostIfname} is missing` });
     else if (link.master !== bridge) out.push({ kind: 'endpoint', subject: `${ep.network}/${ep.container}`, reason: `${ep.hostIfname} is not attached to ${bridge}` });
   }
-  return out;
+  return { ...table, drift: out };
 }
