@@ -359,7 +359,8 @@ async function benchMemory() {
   await host.store.write({ ...state, ports: [...state.ports, ...ports] });
   await host.close();
   const cli = new URL('../dist/cli/main.js', import.meta.url).pathname;
-  const child = execa(process.execPath, [cli, '--netns', lab.host, '--state-dir', lab.stateDir, '--json', 'watch', '--resync-ms', '1000'], { buffer: false, reject: false });
+  // The installed command as a user runs it (its shebang carries the daemon's V8 settings).
+  const child = execa(cli, ['--netns', lab.host, '--state-dir', lab.stateDir, '--json', 'watch', '--resync-ms', '1000'], { buffer: false, reject: false });
   let applied = 0;
   child.stdout?.on('data', (d: Buffer) => void (applied += (d.toString().match(/"type":"(applied|idle)"/g) ?? []).length));
   const deadline = Date.now() + 60_000;

@@ -188,7 +188,9 @@ export function planPublish(state: State, network: string, container: string, sp
   if (specs.length === 0) throw new ValidationError('spec', 'at least one port spec is required');
   if (net.internal) throw new ValidationError('network', `network "${network}" is internal; ports cannot be published from it`);
   const added: PublishedPort[] = [];
-  // Bindings by protocol and port, so checking a publication does not walk every published port.
+  // A few specs: one tight pass over the published ports each. Many: index them by protocol and
+  // port first, so a bulk publish does not walk every port for every spec.
+  const bulk = specs.length > 8;
   const byPort = new Map<string, PublishedPort[]>();
   const index = (p: PublishedPort) => {
     for (let n = p.hostPort; n <= p.hostPortEnd; n++) {
@@ -198,7 +200,7 @@ export function planPublish(state: State, network: string, container: string, sp
       else byPort.set(k, [p]);
     }
   };
-  state.ports.forEach(index);
+  if (bulk) state.ports.forEach(index);
   for (const text of specs) {
     const spec: PortSpec = parsePublishSpec(text, 'spec');
     const port: PublishedPort = {
@@ -216,11 +218,12 @@ export function planPublish(state: State, network: string, container: string, sp
         throw new ValidationError(`spec "${text}"`, `network "${network}" has no IPv${fam} subnet to publish ${port.hostIp} to`);
     }
     let clash: PublishedPort | undefined;
-    for (let n = port.hostPort; n <= port.hostPortEnd && !clash; n++) clash = byPort.get(`${port.protocol}/${n}`)?.find((p) => collides(p, port));
+    if (bulk) for (let n = port.hostPort; n <= port.hostPortEnd && !clash; n++) clash = byPort.get(`${port.protocol}/${n}`)?.find((p) => collides(p, port));
+    else clash = state.ports.find((p) => collides(p, port)) ?? added.find((p) => collides(p, port));
     if (clash)
       throw new ConflictError(`spec "${text}"`, `${clash.hostIp ?? '*'}:${clash.hostPort}/${clash.protocol} is already published by "${clash.container}" on "${clash.network}"`);
     added.push(port);
-    index(port);
+    if (bulk) index(port);
   }
   return added;
 }
