@@ -40,3 +40,19 @@ export function nftTable(netns: string): string {
     return '';
   }
 }
+
+/**
+ * The owned table as data, for "identical" comparisons: handles dropped and set elements sorted,
+ * since a hash set lists its elements in hash order, which may change as the kernel rehashes.
+ */
+export function nftTableData(netns: string): unknown[] {
+  const listing = JSON.parse(run(netns, 'nft', ['-j', 'list', 'table', 'inet', 'nftbridge'])) as { nftables: Record<string, Record<string, unknown>>[] };
+  return listing.nftables
+    .filter((o) => !('metainfo' in o))
+    .map((o) => {
+      const [kind, body] = Object.entries(o)[0] as [string, Record<string, unknown>];
+      const { handle: _handle, ...rest } = body;
+      if (Array.isArray(rest.elem)) rest.elem = (rest.elem as unknown[]).map((e) => JSON.stringify(e)).sort();
+      return { [kind]: rest };
+    });
+}

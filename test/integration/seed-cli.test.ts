@@ -5,7 +5,7 @@ import { Lab, UPLINK } from '../../src/lab/lab.js';
 import { send, serve, type Server } from '../../src/lab/traffic.js';
 import { cli, cliOk } from '../helpers/cli.js';
 import { describeKernel } from '../helpers/kernel.js';
-import { nftTable, snapshot, type Snapshot } from '../helpers/snapshot.js';
+import { nftTable, nftTableData, snapshot, type Snapshot } from '../helpers/snapshot.js';
 
 const payload = () => randomBytes(12).toString('hex');
 
@@ -63,9 +63,9 @@ describeKernel('the seed through the CLI, with real traffic', () => {
     const doc = JSON.parse(cliOk([...g, 'ruleset'])) as { nftables: unknown[] };
     expect(doc.nftables[0]).toEqual({ add: { table: { family: 'inet', name: 'nftbridge' } } });
     cliOk([...g, 'apply']);
-    const once = nftTable(lab.host);
+    const once = nftTableData(lab.host);
     cliOk([...g, 'apply']);
-    expect(nftTable(lab.host)).toBe(once);
+    expect(nftTableData(lab.host)).toEqual(once);
   });
 
   it('unpublish, disconnect, network rm and down undo everything', async () => {
