@@ -151,9 +151,9 @@ export class Host {
               await this.firewall.addPorts(next, ports);
               await forgetStaleFlows(this.runner, this.netns, ports);
             },
-            undo: async () => void (await this.firewall.removePorts(next, ports)),
+            undo: async () => void (await this.firewall.removePorts(next, ports, state)),
           },
-          this.saveStep(state, next),
+          this.portsStep(state, next, ports, []),
         ],
         result: () => ports,
       };
@@ -169,10 +169,10 @@ export class Host {
           {
             name: 'firewall',
             detail: ports.map(describePort).join(', '),
-            run: async () => void (await this.firewall.removePorts(state, ports)),
+            run: async () => void (await this.firewall.removePorts(state, ports, next)),
             undo: async () => void (await this.firewall.addPorts(state, ports)),
           },
-          this.saveStep(state, next),
+          this.portsStep(state, next, [], ports),
         ],
         result: () => ports,
       };
@@ -198,7 +198,7 @@ export class Host {
         steps.push({
           name: 'firewall',
           detail: ports.map(describePort).join(', '),
-          run: async () => void (await this.firewall.removePorts(state, ports)),
+          run: async () => void (await this.firewall.removePorts(state, ports, next)),
           undo: async () => void (await this.firewall.addPorts(state, ports)),
         });
       steps.push(removeLinkStep(this.ip, ep.hostIfname, 'veth'));
@@ -371,6 +371,22 @@ export class Host {
       },
       undo: async () => {
         await this.store.write(before);
+        this.current = before;
+      },
+    };
+  }
+
+  /** Saves a change of published ports as one journal line (see StateStore.changePorts). */
+  private portsStep(before: State, after: State, add: PublishedPort[], remove: PublishedPort[]): Step {
+    return {
+      name: 'state',
+      detail: this.store.journal,
+      run: async () => {
+        await this.store.changePorts(after, { add, remove });
+        this.current = after;
+      },
+      undo: async () => {
+        await this.store.changePorts(before, { add: remove, remove: add });
         this.current = before;
       },
     };

@@ -24,17 +24,21 @@ export class Firewall {
     return doc;
   }
 
-  /** Adds map elements only: the cost does not grow with the number of ports already published. */
+  /**
+   * Adds map elements only: the cost does not grow with the number of ports already published.
+   * `state` includes the ports. When the table is not as expected (deleted by someone, say), the
+   * whole table is rebuilt for `state` instead.
+   */
   async addPorts(state: State, ports: readonly PublishedPort[]): Promise<NftDocument> {
-    return this.changeElements(state, ports, 'add');
+    return this.changeElements(state, ports, 'add', state);
   }
 
-  /** `state` still holds the ports, so their elements can be named. */
-  async removePorts(state: State, ports: readonly PublishedPort[]): Promise<NftDocument> {
-    return this.changeElements(state, ports, 'delete');
+  /** `state` still holds the ports, so their elements can be named; `after` is the state without them. */
+  async removePorts(state: State, ports: readonly PublishedPort[], after: State): Promise<NftDocument> {
+    return this.changeElements(state, ports, 'delete', after);
   }
 
-  private async changeElements(state: State, ports: readonly PublishedPort[], how: 'add' | 'delete'): Promise<NftDocument> {
+  private async changeElements(state: State, ports: readonly PublishedPort[], how: 'add' | 'delete', fallback: State): Promise<NftDocument> {
     const tx = ownedTransaction();
     for (const port of ports)
       for (const { set, elem } of portElements(state, port)) {
@@ -42,8 +46,14 @@ export class Firewall {
         else tx.deleteElements(set, elem.map(keyOf));
       }
     const doc = tx.toDocument();
-    if (tx.size > 0) await this.nft.apply(doc);
-    return doc;
+    if (tx.size === 0) return doc;
+    try {
+      await this.nft.apply(doc);
+      return doc;
+    } catch (err) {
+      if (!(err instanceof NftError)) throw err;
+      return this.rebuild(fallback);
+    }
   }
 
   async remove(): Promise<void> {

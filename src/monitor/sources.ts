@@ -1,7 +1,7 @@
 /** The event sources of the controller, each an Observable: ip monitor, nft monitor, /run/netns, the state file. */
 import { watch } from 'node:fs';
 import { mkdir, readdir } from 'node:fs/promises';
-import { basename, dirname } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { defer, filter, from, map, mergeMap, Observable, switchMap } from 'rxjs';
 import type { Runner } from '../exec/runner.js';
 import { Ip } from '../ip/ip.js';
@@ -79,16 +79,16 @@ export function netnsEvents(dir = '/run/netns'): Observable<NetnsEvent> {
   );
 }
 
-/** The state file written by another process (a CLI call, another program using the library). */
-export function stateFileChanges(file: string): Observable<string> {
-  const dir = dirname(file);
-  const name = basename(file);
+/** The state files (snapshot, journal) written by another process (a CLI call, another program). */
+export function stateFileChanges(...files: string[]): Observable<string> {
+  const dir = dirname(files[0] ?? '.');
+  const names = new Set(files.map((f) => basename(f)));
   return defer(() => from(mkdir(dir, { recursive: true }))).pipe(
     mergeMap(
       () =>
         new Observable<string>((subscriber) => {
           const watcher = watch(dir, (_event, changed) => {
-            if (changed === name) subscriber.next(file);
+            if (changed && names.has(changed)) subscriber.next(join(dir, changed));
           });
           watcher.on('error', (err) => subscriber.error(err));
           return () => watcher.close();

@@ -79,7 +79,7 @@ export class Controller {
       events('ip-monitor', guard('ip-monitor', () => ipMonitor(this.host.runner, this.host.netns, track))),
       events('nft-monitor', guard('nft-monitor', () => nftMonitor(this.host.netns, FAMILY, TABLE, track))),
       events('netns', guard('netns', () => netnsEvents(this.opts.netnsDir))),
-      guard('state', () => stateFileChanges(this.host.store.file).pipe(map((): Trigger => ({ source: 'state' })))),
+      guard('state', () => stateFileChanges(this.host.store.file, this.host.store.journal).pipe(map((): Trigger => ({ source: 'state' })))),
       resync(this.opts.resyncMs, scheduler),
     ).pipe(share());
     const run = (batch: Trigger[]) => {

@@ -55,6 +55,8 @@ export type PublishedPort = z.infer<typeof portSchema>;
 
 export const stateSchema = z.object({
   version: z.literal(1),
+  /** Which journal belongs to this snapshot (see StateStore). */
+  generation: z.string().optional(),
   networks: z.array(networkSchema),
   containers: z.array(containerSchema),
   endpoints: z.array(endpointSchema),

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Lab } from '../../src/lab/lab.js';
 import { cli, cliOk } from '../helpers/cli.js';
@@ -16,6 +16,7 @@ describeKernel('bad input is rejected with one line naming the field, and change
   const world = () => ({
     host: snapshot(lab.host),
     state: readFileSync(stateFile, 'utf8'),
+    journal: existsSync(stateFile.replace(/\.json$/, '.journal')) ? readFileSync(stateFile.replace(/\.json$/, '.journal'), 'utf8') : '',
     netns: execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => n.startsWith(`nb${lab.id}-`)).sort(), // other test files run beside this one
     c3links: execFileSync('ip', ['-n', c3, '-o', 'link'], { encoding: 'utf8' }).replace(/\s+/g, ' '),
   });
@@ -73,7 +74,8 @@ describeKernel('bad input is rejected with one line naming the field, and change
   });
 
   it('after all that, the published port and state are as they were', () => {
-    const state = JSON.parse(readFileSync(stateFile, 'utf8')) as { ports: unknown[]; endpoints: unknown[]; networks: unknown[] };
+    const status = JSON.parse(cliOk([...g, '--json', 'status'])) as { state: { ports: unknown[]; endpoints: unknown[]; networks: unknown[] } };
+    const state = status.state;
     expect([state.networks.length, state.endpoints.length, state.ports.length]).toEqual([1, 1, 1]);
     expect(JSON.parse(cliOk([...g, '--json', 'status'])).drift).toEqual([]);
   });

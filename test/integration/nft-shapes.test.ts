@@ -43,7 +43,7 @@ describeKernel('every JSON shape nftbridge emits is accepted by the real nft', (
     const next = { ...s, ports: [...s.ports, ...more] };
     await fw.addPorts(next, more);
     expect((await observeDrift(ctx(), next)).filter((d) => d.kind === 'set')).toEqual([]);
-    await fw.removePorts(next, more);
+    await fw.removePorts(next, more, s);
     expect((await observeDrift(ctx(), s)).filter((d) => d.kind === 'set')).toEqual([]);
   });
 

@@ -58,4 +58,15 @@ describeKernel('a failed or cancelled operation rolls back what it did', () => {
     expect(JSON.stringify(snapshot(lab.host), null, 1)).toEqual(JSON.stringify(before, null, 1));
     expect((await host.state()).networks.map((n) => n.name)).toEqual(['n']);
   });
+
+  it('a publish when somebody deleted the table rebuilds it instead of failing', async () => {
+    const c = lab.name('pub');
+    await host.connect('n', c);
+    execFileSync('nsenter', [`--net=${Lab.path(lab.host)}`, 'nft', 'delete', 'table', 'inet', 'nftbridge']);
+    await host.publish('n', c, ['8088:80']);
+    const table = execFileSync('nsenter', [`--net=${Lab.path(lab.host)}`, 'nft', 'list', 'map', 'inet', 'nftbridge', 'pub4_any_addr'], { encoding: 'utf8' });
+    expect(table).toContain('tcp . 8088 : 10.77.0.');
+    expect((await host.status()).drift).toEqual([]);
+    await host.disconnect('n', c);
+  });
 });
