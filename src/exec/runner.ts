@@ -30,9 +30,15 @@ export interface Runner {
 // ip and nft live in /usr/sbin, which is not on every user's PATH.
 const PATH = [process.env.PATH ?? '', '/usr/local/sbin', '/usr/sbin', '/sbin'].filter(Boolean).join(':');
 
-/** Wraps a command so it runs inside a namespace without a shell. */
+/**
+ * Wraps a command so it runs inside a namespace without a shell. `ip` switches to a named
+ * namespace itself (`ip -n NAME`), which saves starting nsenter (about 4 ms here, twice per attach).
+ */
 export function inNetns(command: string, argv: readonly string[], netns?: string): [string, string[]] {
-  return netns ? ['nsenter', [`--net=${netns}`, '--', command, ...argv]] : [command, [...argv]];
+  if (!netns) return [command, [...argv]];
+  const named = /^\/run\/netns\/([^/]+)$/.exec(netns)?.[1];
+  if (command === 'ip' && named) return ['ip', ['-n', named, ...argv]];
+  return ['nsenter', [`--net=${netns}`, '--', command, ...argv]];
 }
 
 /** Runs commands with execa: argument arrays only, never a shell string. */
