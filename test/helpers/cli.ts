@@ -21,3 +21,13 @@ export function cliOk(args: string[]): string {
   if (r.status !== 0) throw new Error(`nftbridge ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
   return r.stdout;
 }
+
+/**
+ * The CLI without blocking this process: needed where this process holds the state lock at times
+ * (a running controller), which a synchronous spawn would keep it from releasing.
+ */
+export async function cliAsync(args: string[]): Promise<CliResult> {
+  const { execa } = await import('execa');
+  const r = await execa(process.execPath, [CLI, ...args], { reject: false });
+  return { status: r.exitCode ?? null, stdout: String(r.stdout), stderr: String(r.stderr) };
+}

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Controller, Host, type ErrorReport } from '../../src/index.js';
 import { Lab, UPLINK } from '../../src/lab/lab.js';
 import { send, serve, type Server } from '../../src/lab/traffic.js';
-import { cliOk } from '../helpers/cli.js';
+import { cliAsync } from '../helpers/cli.js';
 import { describeKernel } from '../helpers/kernel.js';
 import { nftTable } from '../helpers/snapshot.js';
 import { alive, eventually } from '../helpers/wait.js';
@@ -109,7 +109,9 @@ describeKernel('the controller repairs the host while it runs', () => {
 
   it('a publish made by another process is applied', async () => {
     servers.set('c1-90', await serve(Lab.path(c1), 'tcp', 90, 'c1-90'));
-    cliOk(['--netns', lab.host, '--state-dir', lab.stateDir, 'publish', 'n', c1, '9090:90']);
+    const r = await cliAsync(['--netns', lab.host, '--state-dir', lab.stateDir, 'publish', 'n', c1, '9090:90']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
     await reach(9090, 'c1-90');
     // A program that only edits the desired state (no kernel access of its own): the controller applies it.
     const other = await Host.open({ netns: lab.host, stateDir: lab.stateDir });
