@@ -67,6 +67,16 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const)
     void cleanup().finally(() => process.exit(130));
   });
 
+/** A lab with nftbridge on its host, one network and one container connected to it. */
+async function labWithContainer(network: string, subnet: string): Promise<{ lab: Lab; host: Host; c: string }> {
+  const lab = await newLab();
+  const host = await Host.open({ netns: lab.host, stateDir: lab.stateDir });
+  await host.createNetwork({ name: network, subnet });
+  const c = lab.name('c');
+  await host.connect(network, c);
+  return { lab, host, c };
+}
+
 // ---- 1. attach ------------------------------------------------------------------------------
 
 async function ipFloorAttach(lab: Lab, i: number, bridge: string, subnet: string): Promise<void> {
@@ -195,11 +205,7 @@ async function withPorts(host: Host, container: string, n: number) {
 
 async function benchPublish() {
   log('» publish / unpublish, and full rebuild');
-  const lab = await newLab();
-  const host = await Host.open({ netns: lab.host, stateDir: lab.stateDir });
-  await host.createNetwork({ name: 'p', subnet: '10.94.0.0/16' });
-  const c = lab.name('c');
-  await host.connect('p', c);
+  const { lab, host, c } = await labWithContainer('p', '10.94.0.0/16');
   const base: Record<number, Row> = {};
   for (const n of SIZES.ports) {
     await withPorts(host, c, n);
@@ -254,11 +260,7 @@ async function connRate(netns: string, host: string, port: number): Promise<numb
 
 async function benchConnections() {
   log('» new connections per second');
-  const lab = await newLab();
-  const host = await Host.open({ netns: lab.host, stateDir: lab.stateDir });
-  await host.createNetwork({ name: 'c', subnet: '10.93.0.0/16' });
-  const c = lab.name('c');
-  await host.connect('c', c);
+  const { lab, host, c } = await labWithContainer('c', '10.93.0.0/16');
   const server: Server = await serve(Lab.path(c), 'tcp', 80, 'c');
   try {
     await withPortsOn(host, c, SIZES.conns);
@@ -305,11 +307,7 @@ async function withPortsOn(host: Host, container: string, n: number) {
 
 async function benchRepair() {
   log('» repair latency with the controller running');
-  const lab = await newLab();
-  const host = await Host.open({ netns: lab.host, stateDir: lab.stateDir });
-  await host.createNetwork({ name: 'r', subnet: '10.92.0.0/16' });
-  const c = lab.name('c');
-  await host.connect('r', c);
+  const { lab, host, c } = await labWithContainer('r', '10.92.0.0/16');
   await host.publish('r', c, ['8080:80']);
   const controller = host.controller({ coalesceMs: 5, resyncMs: 600_000 });
   const applied: number[] = [];
@@ -349,11 +347,7 @@ async function benchRepair() {
 
 async function benchMemory() {
   log('» memory of the watch process');
-  const lab = await newLab();
-  const host = await Host.open({ netns: lab.host, stateDir: lab.stateDir });
-  await host.createNetwork({ name: 'm', subnet: '10.91.0.0/16' });
-  const c = lab.name('c');
-  await host.connect('m', c);
+  const { lab, host, c } = await labWithContainer('m', '10.91.0.0/16');
   const state = await host.state();
   const ports = planPublish(state, 'm', c, Array.from({ length: SIZES.memPorts }, (_, i) => `${10000 + i}:80`));
   await host.store.write({ ...state, ports: [...state.ports, ...ports] });
@@ -381,11 +375,7 @@ async function iperf(from: string, to: string): Promise<number> {
 
 async function benchThroughput() {
   log('» throughput through masquerade');
-  const lab = await newLab();
-  const host = await Host.open({ netns: lab.host, stateDir: lab.stateDir });
-  await host.createNetwork({ name: 't', subnet: '10.90.0.0/16' });
-  const c = lab.name('c');
-  await host.connect('t', c);
+  const { lab, host, c } = await labWithContainer('t', '10.90.0.0/16');
   const server = execa('nsenter', [`--net=${Lab.path(lab.outside)}`, 'iperf3', '-s'], { reject: false, buffer: false });
   try {
     await new Promise((r) => setTimeout(r, 500));
