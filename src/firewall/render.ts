@@ -5,7 +5,7 @@
 import { formatIp, parseCidr, type IpFamily } from '../topology/cidr.js';
 import type { Network, PublishedPort, State } from '../topology/state.js';
 import * as e from '../nft/expr.js';
-import type { Expr, KnownStatement, NftDocument } from '../nft/schema.js';
+import type { Expr, NftDocument } from '../nft/schema.js';
 import { Transaction, type Element, type MapSpec } from '../nft/transaction.js';
 import { CHAIN, FAMILY, PORT_MAP_KINDS, portMapName, SET_BRIDGES, SET_GATEWAYS, TABLE, type PortMapKind } from './names.js';
 
@@ -184,4 +184,3 @@ export function renderRuleset(state: State): NftDocument {
   return tx.toDocument();
 }
 
-export type { KnownStatement };

@@ -154,10 +154,6 @@ export async function observeTable(ctx: { nft: NftClient }, state: State): Promi
   return { drift: diffTables(want, have), want, have };
 }
 
-export async function observeTableDrift(ctx: { nft: NftClient }, state: State): Promise<Drift[]> {
-  return (await observeTable(ctx, state)).drift;
-}
-
 /** Reads the kernel once (table, links, addresses, routes) and lists every difference from `state`. */
 export async function observeDrift(ctx: { ip: Ip; nft: NftClient }, state: State): Promise<Drift[]> {
   return (await observeAll(ctx, state)).drift;
