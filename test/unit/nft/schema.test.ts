@@ -30,6 +30,11 @@ describe('libnftables JSON schemas', () => {
     expect(() => serialize({ nftables: [{ add: { table: { family: 'inet6' as 'inet', name: 'x' } } }] })).toThrow(SchemaError);
     expect(documentSchema.safeParse({ nftables: [{ add: { rule: { family: 'inet', table: 't', chain: 'c', expr: [{ match: { op: '=~', left: 1, right: 2 } }] } } }] }).success).toBe(true); // unknown statement shapes are opaque
     expect(documentSchema.safeParse({ nftables: [{ replace: {} }] }).success).toBe(false);
+    const element = (elem: unknown[]) => ({ nftables: [{ add: { element: { family: 'inet', table: 't', name: 'm', elem } } }] });
+    expect(documentSchema.safeParse(element([[{ concat: ['tcp', 80] }, '10.0.0.2']])).success).toBe(true);
+    expect(documentSchema.safeParse(element([[{ concat: ['tcp', 80] }, null]])).success).toBe(false);
+    expect(documentSchema.safeParse(element([[{ concat: ['tcp', { rnage: [1, 2] }] }, 80]])).success).toBe(false);
+    expect(documentSchema.safeParse(element([[{ concat: [{ prefix: { addr: '0.0.0.0' } }, 'tcp', 80] }, 80]])).success).toBe(false);
     expect(documentSchema.safeParse({ nftables: [{ add: { chain: { family: 'inet', table: 't' } } }] }).success).toBe(false);
   });
 });
