@@ -10,11 +10,13 @@ import { Firewall } from './firewall/firewall.js';
 import { FAMILY, TABLE } from './firewall/names.js';
 import { renderRuleset } from './firewall/render.js';
 import { Ip } from './ip/ip.js';
+import type { LinkAddresses } from './ip/schema.js';
 import { forgetStaleFlows } from './ip/conntrack.js';
 import { NftClient } from './nft/client.js';
 import type { NftDocument } from './nft/schema.js';
 import { operation, type OperationEvent, type Step } from './ops/operation.js';
-import { bridgePortArgs, bridgeStep, containerStep, forwardingStep, netnsStep, pathExists, removeLinkStep, vethStep } from './ops/steps.js';
+import { bridgePortArgs, bridgeStep, containerStep, forwardingStep, netnsStep, removeLinkStep, vethStep } from './ops/steps.js';
+import { pathExists } from './exec/path-exists.js';
 import { parseCidr } from './topology/cidr.js';
 import {
   checkContainerName,
@@ -301,13 +303,19 @@ export class Host {
 
   /** Bridges and endpoints that are missing are recreated; what exists is left alone. */
   async ensureLinks(state: State): Promise<void> {
-    const links = new Map((await this.ip.links()).map((l) => [l.ifname, l]));
+    // One look at links (with their addresses) and routes, whatever the number of networks.
+    const v6 = state.networks.some((n) => n.subnets.some((x) => x.cidr.includes(':')));
+    const [addrs, routes4, routes6] = await Promise.all([this.ip.addresses(), this.ip.routes(4), v6 ? this.ip.routes(6) : []]);
+    const links = new Map(addrs.map((l) => [l.ifname, l]));
+    const routes = new Set([...routes4, ...routes6].map((r) => `${r.dst} ${r.dev ?? ''}`));
+    const families = new Set<4 | 6>();
     for (const net of state.networks) {
-      if (!links.has(net.bridge)) await bridgeStep(this.runner, this.ip, net).run();
-      else await this.ensureBridgeAddresses(net);
-      const families = new Set(net.subnets.map((s) => parseCidr('subnet', s.cidr).family));
-      await forwardingStep(this.runner, this.netns, families).run();
+      const bridge = links.get(net.bridge);
+      if (!bridge) await bridgeStep(this.runner, this.ip, net).run();
+      else await this.ensureBridgeAddresses(net, bridge, routes);
+      for (const x of net.subnets) families.add(parseCidr('subnet', x.cidr).family);
     }
+    if (families.size > 0) await forwardingStep(this.runner, this.netns, families).run();
     for (const ep of state.endpoints) {
       const net = findNetwork(state, ep.network);
       const box = state.containers.find((c) => c.name === ep.container);
@@ -327,12 +335,9 @@ export class Host {
     }
   }
 
-  /** Gateway addresses, and the subnet routes that come with them, restored on an existing bridge. */
-  private async ensureBridgeAddresses(net: Network): Promise<void> {
-    const addrs = await this.ip.addresses();
-    const have = new Set(addrs.filter((a) => a.ifname === net.bridge).flatMap((a) => a.addr_info.map((i) => i.local)));
-    const v6 = net.subnets.some((s) => s.cidr.includes(':'));
-    const routes = new Set([...(await this.ip.routes(4)), ...(v6 ? await this.ip.routes(6) : [])].map((r) => `${r.dst} ${r.dev ?? ''}`));
+  /** Gateway addresses, the subnet routes that come with them, and the link state, on an existing bridge. */
+  private async ensureBridgeAddresses(net: Network, bridge: LinkAddresses, routes: ReadonlySet<string>): Promise<void> {
+    const have = new Set(bridge.addr_info.map((i) => i.local));
     for (const s of net.subnets) {
       const c = parseCidr('subnet', s.cidr);
       if (!have.has(s.gateway)) await this.ip.run(['addr', 'add', `${s.gateway}/${c.prefix}`, 'dev', net.bridge, ...(c.family === 6 ? ['nodad'] : [])]);
@@ -349,7 +354,7 @@ export class Host {
           ...(c.family === 4 ? ['scope', 'link', 'src', s.gateway] : ['metric', '256']),
         ]);
     }
-    await this.ip.run(['link', 'set', net.bridge, 'up']);
+    if (!bridge.flags.includes('UP')) await this.ip.run(['link', 'set', net.bridge, 'up']);
   }
 
   private rebuildStep(before: State, after: State): Step {

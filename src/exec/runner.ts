@@ -29,6 +29,8 @@ export interface Runner {
 
 // ip and nft live in /usr/sbin, which is not on every user's PATH.
 const PATH = [process.env.PATH ?? '', '/usr/local/sbin', '/usr/sbin', '/sbin'].filter(Boolean).join(':');
+/** The environment of every child: a PATH that finds ip and nft, and untranslated messages to parse. */
+export const CHILD_ENV = { PATH, LC_ALL: 'C' } as const;
 
 /**
  * Wraps a command so it runs inside a namespace without a shell. `ip` switches to a named
@@ -46,7 +48,7 @@ export class ExecaRunner implements Runner {
   async run(command: string, argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
     const [file, args] = inNetns(command, argv, options.netns);
     const fh = options.inputAsFile ? await stdinFile(options.input ?? '') : undefined;
-    const common = { reject: false, env: { PATH, LC_ALL: 'C' }, stripFinalNewline: false } as const;
+    const common = { reject: false, env: CHILD_ENV, stripFinalNewline: false } as const;
     const result = await (fh
       ? execa(file, args, { ...common, stdin: fh.fd as unknown as 'pipe' }) // execa 9 passes an fd number through; its types omit it
       : execa(file, args, { ...common, input: options.input ?? '' })

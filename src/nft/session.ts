@@ -12,11 +12,10 @@
 import { createInterface } from 'node:readline';
 import { execa, type ResultPromise } from 'execa';
 import { NftError } from '../errors.js';
-import { inNetns } from '../exec/runner.js';
+import { CHILD_ENV, inNetns } from '../exec/runner.js';
 import { serialize } from './client.js';
 import type { NftDocument } from './schema.js';
 
-const PATH = [process.env.PATH ?? '', '/usr/sbin', '/sbin'].join(':');
 const marker = (seq: number) => JSON.stringify({ nftables: [{ flush: { table: { family: `nftbridge-marker-${seq}`, name: 'x' } } }] });
 const markerStart = (seq: number) => `internal:0:0-0: Error: Unknown family 'nftbridge-marker-${seq}'.`;
 const MARKER_END = 'Parsing command array at index 0 failed.\n';
@@ -32,7 +31,7 @@ export class NftSession {
 
   constructor(netns?: string) {
     const [file, args] = inNetns('nft', ['-j', '-i'], netns);
-    this.child = execa(file, args, { buffer: false, reject: false, env: { PATH, LC_ALL: 'C' }, cleanup: true, stdin: 'pipe' });
+    this.child = execa(file, args, { buffer: false, reject: false, env: CHILD_ENV, cleanup: true, stdin: 'pipe' });
     this.child.stderr?.on('data', (d: Buffer) => {
       this.stderr += d.toString();
       this.check();

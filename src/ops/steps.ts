@@ -1,5 +1,6 @@
 /** The kernel-changing steps nftbridge composes into operations, each with its undo. */
-import { access, mkdir } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
+import { pathExists } from '../exec/path-exists.js';
 import { ConflictError, isAlreadyExists, isNotFound, NotFoundError } from '../errors.js';
 import type { Runner } from '../exec/runner.js';
 import { BatchError, Ip, type IpArgs } from '../ip/ip.js';
@@ -16,12 +17,6 @@ const ignoreMissing = async (p: Promise<void>) => {
   }
 };
 
-export async function pathExists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
-}
 
 /** Bridge with its gateway addresses, up; IPv6 router advertisements from containers are ignored. */
 export function bridgeStep(runner: Runner, ip: Ip, net: Network): Step {

@@ -2,7 +2,7 @@
  * One convergence: read the desired state, look at the kernel once, and if anything differs repair
  * links and rebuild the table in at most one nft transaction. Nothing is written when nothing differs.
  */
-import { access } from 'node:fs/promises';
+import { pathExists } from '../exec/path-exists.js';
 import { keyOf } from '../firewall/firewall.js';
 import { ownedTransaction, renderRuleset } from '../firewall/render.js';
 import type { Hooks } from '../hooks/hooks.js';
@@ -20,7 +20,6 @@ export interface ConvergeResult {
   absent: string[];
 }
 
-const exists = (p: string) => access(p).then(() => true, () => false);
 
 /** The desired state minus containers whose namespace has vanished. */
 export function withoutContainers(state: State, absent: ReadonlySet<string>): State {
@@ -41,7 +40,7 @@ export async function converge(host: Host, hooks: Hooks, reasons: Trigger[]): Pr
     const started = performance.now();
     const state = await host.store.read();
     const absent = new Set<string>();
-    for (const c of state.containers) if (!(await exists(c.netns))) absent.add(c.name);
+    for (const c of state.containers) if (!(await pathExists(c.netns))) absent.add(c.name);
     const effective = withoutContainers(state, absent);
     // Woken only by changes to the table: the table is all that needs looking at.
     const tableOnly = reasons.length > 0 && reasons.every((r) => r.source === 'nft-monitor');

@@ -1,5 +1,5 @@
 /** Compares the desired state with what the kernel has: the owned table, bridges, endpoints, namespaces. */
-import { access } from 'node:fs/promises';
+import { pathExists } from '../exec/path-exists.js';
 import type { Ip } from '../ip/ip.js';
 import type { NftClient } from '../nft/client.js';
 import type { Listing, NftDocument } from '../nft/schema.js';
@@ -137,7 +137,6 @@ export function elementRepair(want: TableShape, have: TableShape | null): { set:
   return out;
 }
 
-const exists = (p: string) => access(p).then(() => true, () => false);
 
 export interface TableObservation {
   drift: Drift[];
@@ -185,7 +184,7 @@ export async function observeAll(ctx: { ip: Ip; nft: NftClient }, state: State):
     }
   }
   for (const box of state.containers)
-    if (!(await exists(box.netns))) out.push({ kind: 'container', subject: box.name, reason: `namespace ${box.netns} is gone` });
+    if (!(await pathExists(box.netns))) out.push({ kind: 'container', subject: box.name, reason: `namespace ${box.netns} is gone` });
   for (const ep of state.endpoints) {
     const link = byName.get(ep.hostIfname);
     const bridge = state.networks.find((n) => n.name === ep.network)?.bridge;
