@@ -11,7 +11,12 @@ export const SET_GATEWAYS = { 4: 'gateways4', 6: 'gateways6' } as const;
  * Hash maps keep rebuilds and lookups fast; only ranges pay for intervals.
  */
 export type PortMapKind = 'any' | 'ip' | 'range';
-export const PORT_MAP_KINDS: readonly PortMapKind[] = ['ip', 'range', 'any']; // lookup order: most specific first
+/**
+ * Lookup order. Published bindings never overlap (planPublish refuses it, as Docker does), so at
+ * most one map matches and the order only decides the cost: the common case (every address,
+ * single port, a hash lookup) comes first, the interval maps last.
+ */
+export const PORT_MAP_KINDS: readonly PortMapKind[] = ['any', 'ip', 'range'];
 export const portMapName = (fam: 4 | 6, kind: PortMapKind, part: 'addr' | 'port') => `pub${fam}_${kind}_${part}`;
 
 export const CHAIN = {
@@ -21,4 +26,6 @@ export const CHAIN = {
   forward: 'forward',
   input: 'input',
   rawPrerouting: 'raw_prerouting',
+  dnat4: 'dnat4',
+  dnat6: 'dnat6',
 } as const;

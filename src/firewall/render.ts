@@ -77,26 +77,31 @@ function declare(tx: Transaction): void {
   tx.addChain({ name: CHAIN.forward, type: 'filter', hook: 'forward', prio: 0, policy: 'accept' });
   tx.addChain({ name: CHAIN.input, type: 'filter', hook: 'input', prio: 0, policy: 'accept' });
   tx.addChain({ name: CHAIN.rawPrerouting, type: 'filter', hook: 'prerouting', prio: -300, policy: 'accept' });
+  tx.addChain({ name: CHAIN.dnat4 });
+  tx.addChain({ name: CHAIN.dnat6 });
 }
 
-/** DNAT only towards local addresses, so the host's own outbound traffic is never hijacked. */
 const LOOPBACK = { 4: e.prefix('127.0.0.0', 8), 6: '::1' } as const;
 
 /**
  * DNAT only towards local addresses, so the host's own outbound traffic is never hijacked.
  * Loopback destinations are DNATed only for the host's own traffic (output): a port published on
  * 127.0.0.1 must never answer another machine, whatever it routes or crafts.
+ * The hook chains do one fib lookup and jump to one chain of map lookups per family: a new
+ * connection pays for one fib lookup, not one per map. (nft wants the protocol match in the rule
+ * that reads `th dport`.)
  */
 function dnatRules(tx: Transaction): void {
-  for (const chain of [CHAIN.prerouting, CHAIN.output])
-    for (const fam of FAMILIES)
-      for (const kind of PORT_MAP_KINDS)
-        tx.addRule(chain, [
-          ...(chain === CHAIN.prerouting ? [e.match(e.payload(L3[fam], 'daddr'), LOOPBACK[fam], '!=')] : []),
-          e.match(e.fibDaddrType, 'local'),
-          e.match(e.meta('l4proto'), e.anonSet(['tcp', 'udp'])),
-          e.dnatViaMaps(L3[fam], portKey(fam, kind), portMapName(fam, kind, 'addr'), portMapName(fam, kind, 'port')),
-        ]);
+  for (const chain of [CHAIN.prerouting, CHAIN.output]) {
+    tx.addRule(chain, [e.match(e.fibDaddrType, 'local', '!='), e.accept]);
+    for (const fam of FAMILIES) {
+      const jump = e.jump(CHAIN[`dnat${fam}`]);
+      tx.addRule(chain, chain === CHAIN.prerouting ? [e.match(e.payload(L3[fam], 'daddr'), LOOPBACK[fam], '!='), jump] : [e.match(e.meta('nfproto'), L3[fam] === 'ip' ? 'ipv4' : 'ipv6'), jump]);
+    }
+  }
+  for (const fam of FAMILIES)
+    for (const kind of PORT_MAP_KINDS)
+      tx.addRule(CHAIN[`dnat${fam}`], [e.match(e.meta('l4proto'), e.anonSet(['tcp', 'udp'])), e.dnatViaMaps(L3[fam], portKey(fam, kind), portMapName(fam, kind, 'addr'), portMapName(fam, kind, 'port'))]);
   // Bridges get route_localnet (so the host's 127.0.0.1 can reach a container); nothing that did
   // not come from loopback may use it, as Docker's raw PREROUTING rule ensures.
   tx.addRule(CHAIN.rawPrerouting, [e.match(e.meta('iifname'), 'lo', '!='), e.match(e.payload('ip', 'daddr'), LOOPBACK[4]), e.drop]);
@@ -123,7 +128,12 @@ function natRules(tx: Transaction, nets: Network[]): void {
 
 function forwardRules(tx: Transaction, nets: Network[]): void {
   const toBridges = e.match(e.meta('oifname'), `@${SET_BRIDGES}`);
-  tx.addRule(CHAIN.forward, [toBridges, e.match(e.ct('state'), ['established', 'related'], 'in'), e.accept]);
+  // An internal network reaches nothing beyond its bridge, established or not.
+  for (const net of nets)
+    if (net.internal) tx.addRule(CHAIN.forward, [e.match(e.meta('iifname'), net.bridge), e.match(e.meta('oifname'), net.bridge, '!='), e.drop]);
+  // Every packet of every forwarded connection passes here: established traffic (both ways) is
+  // settled by the first rule, so only a connection's first packet reads further.
+  tx.addRule(CHAIN.forward, [e.match(e.ct('state'), ['established', 'related'], 'in'), e.accept]);
   tx.addRule(CHAIN.forward, [toBridges, e.match(e.ct('status'), 'dnat', 'in'), e.accept]);
   // Routed traffic between containers of one bridge: allowed, unless the network has ICC off
   // (bridged traffic between its ports is stopped by port isolation).
@@ -131,8 +141,6 @@ function forwardRules(tx: Transaction, nets: Network[]): void {
     tx.addRule(CHAIN.forward, [e.match(e.meta('iifname'), net.bridge), e.match(e.meta('oifname'), net.bridge), net.icc ? e.accept : e.drop]);
   // Anything else towards a bridge (another network, or a machine routing the subnet here) is dropped.
   tx.addRule(CHAIN.forward, [toBridges, e.drop]);
-  for (const net of nets)
-    tx.addRule(CHAIN.forward, [e.match(e.meta('iifname'), net.bridge), net.internal ? e.drop : e.accept]);
 }
 
 /** A container may talk to its own gateway, never to another network's. */

@@ -39,8 +39,15 @@ describe('renderRuleset', () => {
   });
 
   it('restricts DNAT to local destinations and masquerades only traffic leaving the bridge', () => {
-    const text = JSON.stringify(renderRuleset(seedState()));
-    expect(text).toContain('{"match":{"op":"==","left":{"fib":{"result":"type","flags":["daddr"]}},"right":"local"}}');
+    const doc = renderRuleset(seedState());
+    const rules = doc.nftables.flatMap((c) => ('add' in c && 'rule' in c.add ? [c.add.rule] : []));
+    const notLocal = [{ match: { op: '!=', left: { fib: { result: 'type', flags: ['daddr'] } }, right: 'local' } }, { accept: null }];
+    for (const hook of ['prerouting', 'output']) expect(rules.find((r) => r.chain === hook)?.expr).toEqual(notLocal);
+    // DNAT happens only in the per-family chains, and those are entered only from the two hooks.
+    expect(rules.filter((r) => r.expr.some((st) => 'dnat' in st)).map((r) => r.chain).sort()).toEqual(['dnat4', 'dnat4', 'dnat4', 'dnat6', 'dnat6', 'dnat6']);
+    const jumps = rules.filter((r) => r.expr.some((st) => 'jump' in st));
+    expect(new Set(jumps.map((r) => r.chain))).toEqual(new Set(['prerouting', 'output']));
+    const text = JSON.stringify(doc);
     expect(text).toContain('{"match":{"op":"!=","left":{"meta":{"key":"oifname"}},"right":"br0"}},{"masquerade":null}');
   });
 
