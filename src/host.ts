@@ -55,6 +55,8 @@ export const DEFAULT_STATE_DIR = '/var/lib/nftbridge';
 
 export class Host {
   readonly ip: Ip;
+  /** `ip` in the current namespace, which creates and deletes container namespaces. */
+  private readonly nsIp: Ip;
   readonly nft: NftClient;
   readonly firewall: Firewall;
   private queue: Promise<unknown> = Promise.resolve();
@@ -67,7 +69,8 @@ export class Host {
     /** The desired state as last read or written by this object. */
     private current: State,
   ) {
-    this.ip = new Ip(runner, netns);
+    this.ip = new Ip(runner, netns, true);
+    this.nsIp = netns === undefined ? this.ip : new Ip(runner, undefined, true);
     this.nft = new NftClient(runner, FAMILY, TABLE, netns, true);
     this.firewall = new Firewall(this.nft);
   }
@@ -132,7 +135,7 @@ export class Host {
         endpoints: [...state.endpoints, ep],
       };
       const steps: Step[] = [];
-      if (!known) steps.push(netnsStep(this.runner, box));
+      if (!known) steps.push(netnsStep(this.nsIp, box));
       steps.push(vethStep(this.ip, net, ep, box.netns));
       steps.push(containerStep(new Ip(this.runner, box.netns), net, ep, !net.internal && !hasRoute));
       steps.push(this.saveStep(state, next));
@@ -296,7 +299,7 @@ export class Host {
 
   async close(): Promise<void> {
     await this.queue.catch(() => undefined);
-    await this.firewall.close();
+    await Promise.all([this.firewall.close(), this.ip.close(), this.nsIp.close()]);
   }
 
   // ---- internals -----------------------------------------------------------------------------
@@ -403,7 +406,7 @@ export class Host {
       detail: `delete ${box.name}`,
       run: async () => {
         try {
-          await this.runner.run('ip', ['netns', 'del', box.name]);
+          await this.nsIp.run(['netns', 'del', box.name]);
         } catch (err) {
           if (!isNotFound(err)) throw err;
         }

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { CommandError, SchemaError } from '../errors.js';
 import type { Runner } from '../exec/runner.js';
+import { IpSession } from './session.js';
 import { addrSchema, linkSchema, routeSchema, type Link, type LinkAddresses, type Route } from './schema.js';
 
 export type IpArgs = readonly string[];
@@ -23,22 +24,61 @@ function parseJson<T>(source: string, schema: z.ZodType<T>, text: string): T {
   return parsed.data;
 }
 
+const unsafe = (l: IpArgs) => l.some((a) => /[\s"'\\#]/.test(a));
+
 export class Ip {
+  private session: IpSession | undefined;
+
   constructor(
     private readonly runner: Runner,
     /** Namespace path; the current namespace when absent. */
     readonly netns?: string,
+    /**
+     * Changes go through a long-lived `ip -batch` (see IpSession) instead of a process each: for
+     * namespaces that see many changes, the host's. Reads (`ip -j`) still start a process.
+     */
+    private readonly persistent = false,
   ) {}
 
+  private live(): IpSession {
+    if (!this.session?.alive) this.session = new IpSession(this.netns);
+    return this.session;
+  }
+
+  /**
+   * One line through the session. iproute2 caches interface indexes by name for the life of the
+   * process, so a link that somebody else deleted and re-created under the same name fails there
+   * ("No such device"): a failed line is retried once in a fresh session before it counts. A
+   * failed netlink request changes nothing, so the retry is safe.
+   */
+  private async sessionRun(args: IpArgs): Promise<void> {
+    try {
+      await this.live().run(args);
+    } catch (err) {
+      if (!(err instanceof CommandError)) throw err;
+      await this.session?.close();
+      this.session = undefined;
+      await this.live().run(args);
+    }
+  }
+
   async run(args: IpArgs): Promise<void> {
-    await this.runner.run('ip', args, { netns: this.netns });
+    if (this.persistent && !unsafe(args)) await this.sessionRun(args);
+    else await this.runner.run('ip', args, { netns: this.netns });
   }
 
   /** Several commands in one process: the cheapest way through iproute2. Stops at the first failure. */
   async batch(lines: readonly IpArgs[]): Promise<void> {
     if (lines.length === 0) return;
     if (lines.length === 1 && lines[0]) return this.run(lines[0]);
-    for (const l of lines) if (l.some((a) => /[\s"'\\#]/.test(a))) throw new CommandError('ip', ['-batch'], undefined, `argument unsafe for a batch line: ${l.join(' ')}`);
+    for (const l of lines) if (unsafe(l)) throw new CommandError('ip', ['-batch'], undefined, `argument unsafe for a batch line: ${l.join(' ')}`);
+    if (this.persistent) {
+      for (const [i, l] of lines.entries())
+        await this.sessionRun(l).catch((err: unknown) => {
+          throw err instanceof CommandError ? new BatchError(i, lines, err) : err;
+        });
+      return;
+    }
     try {
       await this.runner.run('ip', ['-batch', '-'], { input: lines.map((l) => l.join(' ')).join('\n') + '\n', netns: this.netns });
     } catch (err) {
@@ -46,6 +86,12 @@ export class Ip {
       const m = /Command failed -:(\d+)/.exec(err.stderr);
       throw new BatchError(m?.[1] ? Number(m[1]) - 1 : 0, lines, err);
     }
+  }
+
+  /** Ends the long-lived `ip`, if one was started. */
+  async close(): Promise<void> {
+    await this.session?.close();
+    this.session = undefined;
   }
 
   async links(): Promise<Link[]> {

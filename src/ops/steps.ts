@@ -69,8 +69,12 @@ export function forwardingStep(runner: Runner, netns: string | undefined, famili
   };
 }
 
-/** A named container namespace is created when missing (and remembered, so `down` removes only ours). */
-export function netnsStep(runner: Runner, container: Container): Step {
+/**
+ * A named container namespace is created when missing (and remembered, so `down` removes only ours).
+ * `nsIp` is an `ip` in the current namespace: `ip netns add` run under `ip -n` would mount the new
+ * namespace in that process's private mount namespace, where nobody else sees it.
+ */
+export function netnsStep(nsIp: Ip, container: Container): Step {
   return {
     name: 'netns',
     detail: container.netns,
@@ -80,10 +84,10 @@ export function netnsStep(runner: Runner, container: Container): Step {
         return;
       }
       await mkdir('/run/netns', { recursive: true }).catch(() => undefined);
-      await runner.run('ip', ['netns', 'add', container.name]);
+      await nsIp.run(['netns', 'add', container.name]);
     },
     undo: async () => {
-      if (container.created) await ignoreMissing(runner.run('ip', ['netns', 'del', container.name]).then(() => undefined));
+      if (container.created) await ignoreMissing(nsIp.run(['netns', 'del', container.name]));
     },
   };
 }

@@ -1,0 +1,46 @@
+/**
+ * A long-lived `ip -force -batch -` in one namespace: a link change costs a line, not a process.
+ * Lines go one at a time, each followed by a marker (an unknown object, which ip rejects with
+ * 'Object "nftbridge-marker-N" is unknown'), so a batch stops at its first failure as
+ * `ip -batch` does: `-force` only keeps the session itself alive.
+ */
+import { CommandError } from '../errors.js';
+import { LineSession, type SessionProtocol } from '../exec/session.js';
+
+const FAILED = /Command failed -:\d+\n/g;
+
+const protocol: SessionProtocol = {
+  marker: (seq) => `nftbridge-marker-${seq}`,
+  findMarker(stderr, seq) {
+    const start = stderr.indexOf(`Object "nftbridge-marker-${seq}" is unknown`);
+    if (start < 0) return undefined;
+    FAILED.lastIndex = start;
+    const m = FAILED.exec(stderr);
+    return m ? { start, end: m.index + m[0].length } : undefined;
+  },
+};
+
+export class IpSession {
+  private readonly session: LineSession;
+
+  constructor(readonly netns?: string) {
+    this.session = new LineSession('ip', ['-force', '-batch', '-'], netns, protocol);
+  }
+
+  get alive(): boolean {
+    return this.session.alive;
+  }
+
+  /** Runs one command line; throws CommandError with ip's message, as a one-shot `ip` would. */
+  async run(args: readonly string[]): Promise<string[]> {
+    const result = await this.session.request(args.join(' '));
+    if (!result) throw new CommandError('ip', args, undefined, this.session.lastWords || 'ip session ended');
+    const error = result.error.replace(FAILED, '').trim();
+    if (error) throw new CommandError('ip', args, 1, error);
+    return result.output;
+  }
+
+  close(): Promise<void> {
+    return this.session.close();
+  }
+}

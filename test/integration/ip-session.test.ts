@@ -1,0 +1,67 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { defaultRunner } from '../../src/index.js';
+import { BatchError, Ip } from '../../src/ip/ip.js';
+import { Lab } from '../../src/lab/lab.js';
+import { describeKernel } from '../helpers/kernel.js';
+
+describeKernel('changes through a long-lived ip -batch behave like one-shot ip', () => {
+  let lab: Lab;
+  let ip: Ip;
+  let nsIp: Ip;
+  const links = () => (JSON.parse(execFileSync('ip', ['-n', lab.host, '-j', 'link', 'show'], { encoding: 'utf8' })) as { ifname: string; master?: string; operstate: string }[]);
+
+  beforeAll(async () => {
+    lab = await Lab.create();
+    ip = new Ip(defaultRunner, Lab.path(lab.host), true);
+    nsIp = new Ip(defaultRunner, undefined, true);
+  });
+  afterAll(async () => {
+    await ip?.close();
+    await nsIp?.close();
+    await lab?.destroy();
+  });
+
+  it('a batch stops at its first failure and names the line', async () => {
+    const err = await ip
+      .batch([
+        ['link', 'add', 'sb0', 'type', 'bridge'],
+        ['link', 'set', 'nosuch0', 'master', 'sb0'],
+        ['link', 'set', 'sb0', 'up'],
+      ])
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BatchError);
+    expect((err as BatchError).line).toBe(1);
+    expect((err as BatchError).message).toMatch(/nosuch0/);
+    // The line after the failure did not run.
+    expect(links().find((l) => l.ifname === 'sb0')?.operstate).toBe('DOWN');
+  });
+
+  it('a bridge somebody else deleted and re-created under the same name is found again', async () => {
+    await ip.batch([['link', 'add', 'sv0', 'type', 'veth', 'peer', 'name', 'sv1'], ['link', 'set', 'sv0', 'master', 'sb0']]);
+    execFileSync('ip', ['-n', lab.host, 'link', 'del', 'sb0']);
+    execFileSync('ip', ['-n', lab.host, 'link', 'add', 'sb0', 'type', 'bridge']);
+    // The session's name cache still holds the old index; the retry in a fresh session finds the new one.
+    await ip.batch([['link', 'set', 'sv0', 'master', 'sb0', 'up'], ['addr', 'add', '10.61.0.1/24', 'dev', 'sb0']]);
+    expect(links().find((l) => l.ifname === 'sv0')?.master).toBe('sb0');
+    expect(execFileSync('ip', ['-n', lab.host, '-o', 'addr', 'show', 'dev', 'sb0'], { encoding: 'utf8' })).toContain('10.61.0.1/24');
+  });
+
+  it('a genuine error is reported with ip\'s message after the retry', async () => {
+    await expect(ip.run(['link', 'add', 'sb0', 'type', 'bridge'])).rejects.toThrow(/File exists/);
+  });
+
+  it('namespaces created through the current namespace\'s session are visible to everybody', async () => {
+    const name = lab.name('sess');
+    await nsIp.run(['netns', 'add', name]);
+    try {
+      expect(existsSync(Lab.path(name))).toBe(true);
+      // A namespace mounted only inside the session's own mount namespace would fail here.
+      execFileSync('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
+    } finally {
+      await nsIp.run(['netns', 'del', name]);
+    }
+    expect(existsSync(Lab.path(name))).toBe(false);
+  });
+});
