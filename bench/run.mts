@@ -1,7 +1,7 @@
 /**
  * nftbridge benchmarks: every scenario runs side by side with its baselines in the same run, in
  * namespaces this script creates (unique names) and removes, also on failure. Prints a table of
- * medians, p95 and ratios, and writes the results as JSON to bench/results/.
+ * medians, p95, p99 and ratios, and writes the results as JSON to bench/results/.
  *
  *   npm run bench                   full sizes (run as root: large nft batches need it)
  *   BENCH_SIZE=tiny npm run bench   small sizes, as CI runs it
@@ -25,6 +25,7 @@ interface Row {
   unit: string;
   median: number;
   p95: number;
+  p99: number;
   n: number;
   note?: string;
 }
@@ -36,7 +37,7 @@ const pct = (xs: number[], p: number) => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
 };
 function record(scenario: string, variant: string, samples: number[], unit = 'ms', note?: string): Row {
-  const row = { scenario, variant, unit, median: pct(samples, 50), p95: pct(samples, 95), n: samples.length, ...(note ? { note } : {}) };
+  const row = { scenario, variant, unit, median: pct(samples, 50), p95: pct(samples, 95), p99: pct(samples, 99), n: samples.length, ...(note ? { note } : {}) };
   rows.push(row);
   return row;
 }
@@ -45,6 +46,7 @@ function ratio(scenario: string, of: Row | undefined, to: Row | undefined, targe
   ratios.push({ scenario, of: of.variant, to: to.variant, ratio: of.median / to.median, ...(target ? { target } : {}) });
 }
 const time = async (fn: () => Promise<unknown>) => {
+  if (stopping) throw new Error('interrupted');
   const t = performance.now();
   await fn();
   return performance.now() - t;
@@ -62,9 +64,20 @@ async function newLab(): Promise<Lab> {
 async function cleanup() {
   for (const lab of labs.splice(0)) await lab.destroy().catch(() => undefined);
 }
+// One cleanup for all signals: Ctrl-C reaches npm, tsx and this process, and a second signal
+// arriving midway must not exit before the namespaces are gone. A step in flight may still
+// create a namespace after the first pass, so there is a second one (destroy finds a lab's
+// namespaces by prefix).
+let stopping: Promise<void> | undefined;
 for (const sig of ['SIGINT', 'SIGTERM'] as const)
   process.on(sig, () => {
-    void cleanup().finally(() => process.exit(130));
+    const all = [...labs];
+    stopping ??= (async () => {
+      for (let pass = 0; pass < 2; pass++) {
+        for (const lab of all) await lab.destroy().catch(() => undefined);
+        await new Promise((r) => setTimeout(r, 300));
+      }
+    })().finally(() => process.exit(130));
   });
 
 /** A lab with nftbridge on its host, one network and one container connected to it. */
@@ -440,10 +453,12 @@ try {
 } finally {
   await cleanup();
 }
+// Interrupted: no table and no results file from a partial run; the signal handler exits.
+if (stopping) await new Promise(() => undefined);
 
 const fmt = (x: number) => (Number.isNaN(x) ? '-' : x >= 100 ? x.toFixed(0) : x.toFixed(x >= 10 ? 1 : 2));
-const lines = ['| scenario | variant | median | p95 | unit | n |', '| --- | --- | ---: | ---: | --- | ---: |'];
-for (const r of rows) lines.push(`| ${r.scenario} | ${r.variant}${r.note ? ` (${r.note})` : ''} | ${fmt(r.median)} | ${fmt(r.p95)} | ${r.unit} | ${r.n} |`);
+const lines = ['| scenario | variant | median | p95 | p99 | unit | n |', '| --- | --- | ---: | ---: | ---: | --- | ---: |'];
+for (const r of rows) lines.push(`| ${r.scenario} | ${r.variant}${r.note ? ` (${r.note})` : ''} | ${fmt(r.median)} | ${fmt(r.p95)} | ${fmt(r.p99)} | ${r.unit} | ${r.n} |`);
 lines.push('', '| scenario | ratio | value | target |', '| --- | --- | ---: | --- |');
 for (const q of ratios) lines.push(`| ${q.scenario} | ${q.of} / ${q.to} | ${q.ratio.toFixed(2)}x | ${q.target ?? ''} |`);
 const machine = `${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, kernel ${execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim()}, node ${process.version}, ${execFileSync('nft', ['--version'], { encoding: 'utf8' }).trim()}`;

@@ -28,6 +28,8 @@ const unsafe = (l: IpArgs) => l.some((a) => /[\s"'\\#]/.test(a));
 
 export class Ip {
   private session: IpSession | undefined;
+  /** Readers, by their global flags: `-j -d` (links, addresses, IPv4 routes) and `-6 -j -d`. */
+  private readers = new Map<string, IpSession>();
 
   constructor(
     private readonly runner: Runner,
@@ -88,24 +90,37 @@ export class Ip {
     }
   }
 
-  /** Ends the long-lived `ip`, if one was started. */
+  /** Ends the long-lived `ip` processes, if any were started. */
   async close(): Promise<void> {
-    await this.session?.close();
+    const all = [this.session, ...this.readers.values()];
     this.session = undefined;
+    this.readers.clear();
+    await Promise.all(all.map((s) => s?.close()));
+  }
+
+  /**
+   * `ip -j` output, from a long-lived reader when persistent. Link and address dumps carry the
+   * kernel's names; a route names its device through iproute2's index cache, where an unknown
+   * index is looked up afresh (indexes are not reused), so only a link that somebody renamed
+   * could show under its old name there.
+   */
+  private async read(flags: readonly string[], args: IpArgs): Promise<string> {
+    if (!this.persistent) return (await this.runner.run('ip', [...flags, ...args], { netns: this.netns })).stdout;
+    const key = flags.join(' ');
+    let reader = this.readers.get(key);
+    if (!reader?.alive) this.readers.set(key, (reader = new IpSession(this.netns, flags)));
+    return (await reader.run(args)).join('\n');
   }
 
   async links(): Promise<Link[]> {
-    const { stdout } = await this.runner.run('ip', ['-j', '-d', 'link', 'show'], { netns: this.netns });
-    return parseJson('ip -j link show', z.array(linkSchema), stdout);
+    return parseJson('ip -j link show', z.array(linkSchema), await this.read(['-j', '-d'], ['link', 'show']));
   }
 
   async addresses(): Promise<LinkAddresses[]> {
-    const { stdout } = await this.runner.run('ip', ['-j', 'addr', 'show'], { netns: this.netns });
-    return parseJson('ip -j addr show', z.array(addrSchema), stdout);
+    return parseJson('ip -j addr show', z.array(addrSchema), await this.read(['-j', '-d'], ['addr', 'show']));
   }
 
   async routes(family: 4 | 6 = 4): Promise<Route[]> {
-    const { stdout } = await this.runner.run('ip', [`-${family}`, '-j', 'route', 'show'], { netns: this.netns });
-    return parseJson('ip -j route show', z.array(routeSchema), stdout);
+    return parseJson('ip -j route show', z.array(routeSchema), await this.read(family === 4 ? ['-j', '-d'] : ['-6', '-j', '-d'], ['route', 'show']));
   }
 }

@@ -23,8 +23,12 @@ const protocol: SessionProtocol = {
 export class IpSession {
   private readonly session: LineSession;
 
-  constructor(readonly netns?: string) {
-    this.session = new LineSession('ip', ['-force', '-batch', '-'], netns, protocol);
+  /** `options`: global flags for every line (`-j`, `-d`, `-6`), which a batch line cannot carry. */
+  constructor(
+    readonly netns?: string,
+    options: readonly string[] = [],
+  ) {
+    this.session = new LineSession('ip', [...options, '-force', '-batch', '-'], netns, protocol);
   }
 
   get alive(): boolean {

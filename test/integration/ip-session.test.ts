@@ -52,6 +52,21 @@ describeKernel('changes through a long-lived ip -batch behave like one-shot ip',
     await expect(ip.run(['link', 'add', 'sb0', 'type', 'bridge'])).rejects.toThrow(/File exists/);
   });
 
+  it('long-lived readers see links, addresses and routes made after they started', async () => {
+    expect((await ip.links()).map((l) => l.ifname)).toContain('sb0');
+    execFileSync('ip', ['-n', lab.host, 'link', 'add', 'sb1', 'type', 'bridge']);
+    execFileSync('ip', ['-n', lab.host, 'addr', 'add', '10.62.0.1/24', 'dev', 'sb1']);
+    execFileSync('ip', ['-n', lab.host, 'addr', 'add', 'fd62::1/64', 'dev', 'sb1', 'nodad']);
+    execFileSync('ip', ['-n', lab.host, 'link', 'set', 'sb1', 'up']);
+    expect((await ip.links()).find((l) => l.ifname === 'sb1')?.linkinfo?.info_kind).toBe('bridge');
+    expect((await ip.addresses()).find((a) => a.ifname === 'sb1')?.addr_info.filter((a) => a.scope !== 'link').map((a) => a.local).sort()).toEqual(['10.62.0.1', 'fd62::1']);
+    expect((await ip.routes(4)).find((r) => r.dst === '10.62.0.0/24')?.dev).toBe('sb1');
+    expect((await ip.routes(6)).find((r) => r.dst === 'fd62::/64')?.dev).toBe('sb1');
+    execFileSync('ip', ['-n', lab.host, 'link', 'del', 'sb1']);
+    expect((await ip.links()).map((l) => l.ifname)).not.toContain('sb1');
+    expect((await ip.routes(4)).map((r) => r.dst)).not.toContain('10.62.0.0/24');
+  });
+
   it('namespaces created through the current namespace\'s session are visible to everybody', async () => {
     const name = lab.name('sess');
     await nsIp.run(['netns', 'add', name]);
