@@ -2,6 +2,7 @@
 import { isNotFound, SchemaError } from '../errors.js';
 import type { Runner } from '../exec/runner.js';
 import { NftSession } from './session.js';
+import { WarmNft } from './warm.js';
 import { documentSchema, listingSchema, type Family, type Listing, type NftDocument } from './schema.js';
 
 /**
@@ -13,6 +14,7 @@ const SESSION_MAX = 16 * 1024;
 
 export class NftClient {
   private session: NftSession | undefined;
+  private warm: WarmNft | undefined;
 
   constructor(
     private readonly runner: Runner,
@@ -34,12 +36,14 @@ export class NftClient {
     const text = serialize(doc);
     const session = text.length <= SESSION_MAX ? this.live() : undefined;
     if (session) await session.run(text);
+    else if (this.useSession) await (this.warm ??= new WarmNft(this.netns)).apply(text);
     else await this.runner.run('nft', ['-j', '-f', '-'], { input: text, inputAsFile: true, netns: this.netns });
   }
 
   async close(): Promise<void> {
-    await this.session?.close();
+    await Promise.all([this.session?.close(), this.warm?.close()]);
     this.session = undefined;
+    this.warm = undefined;
   }
 
   /** Asks nft whether it would accept the document (`nft -c`), changing nothing. */
