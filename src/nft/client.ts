@@ -6,11 +6,11 @@ import { WarmNft } from './warm.js';
 import { documentSchema, listingSchema, type Family, type Listing, type NftDocument } from './schema.js';
 
 /**
- * Documents larger than this go to a one-shot `nft -j -f -`. nft -i reads its input through
- * libedit, one character at a time: about 1.5 us per byte here, so past some 16 KB starting a
- * process (about 20 ms) is cheaper than the session.
+ * Documents larger than this go to a one-shot nft (a spare started ahead, see WarmNft). nft -i
+ * reads its input through libedit, one character at a time: about 1.5 us per byte here, so a
+ * 4 KB document already costs as much as a spare that has nft loaded and waiting.
  */
-const SESSION_MAX = 16 * 1024;
+const SESSION_MAX = 4 * 1024;
 
 export class NftClient {
   private session: NftSession | undefined;
@@ -31,9 +31,16 @@ export class NftClient {
     return this.session;
   }
 
+  /** The last document validated, as given and as serialized: repairs apply the same one again. */
+  private lastValidated: { input: string; text: string } | undefined;
+
   /** Applies a document in one atomic transaction; validating first keeps bad JSON from reaching nft. */
   async apply(doc: NftDocument): Promise<void> {
-    const text = serialize(doc);
+    // Validation costs 3-10 ms for a small table (more while the JIT is cold), a good part of a
+    // repair; the text of a document that passed once needs no second look.
+    const input = JSON.stringify(doc);
+    const text = this.lastValidated?.input === input ? this.lastValidated.text : serialize(doc);
+    this.lastValidated = { input, text };
     const session = text.length <= SESSION_MAX ? this.live() : undefined;
     if (session) await session.run(text);
     else if (this.useSession) await (this.warm ??= new WarmNft(this.netns)).apply(text);

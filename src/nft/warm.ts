@@ -5,8 +5,8 @@
  * nobody waits. nft cannot read a Node pipe as a file (/dev/stdin on a socketpair fails with
  * ENXIO), hence the FIFO.
  */
-import { constants } from 'node:fs';
-import { open, rm, type FileHandle } from 'node:fs/promises';
+import { constants, rmSync } from 'node:fs';
+import { open, readdir, rm, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -20,8 +20,36 @@ function hold(child: ResultPromise, on: boolean): void {
   for (const s of [child.stdout, child.stderr]) (s as unknown as Record<string, (() => void) | undefined> | null)?.[how]?.();
 }
 
+/** The pause between an apply and starting the next spare. */
+const SPARE_DELAY_MS = 20;
+
 /** How long to wait for a spare to open the FIFO before giving up on it. */
 const OPEN_TIMEOUT_MS = 5000;
+
+/** FIFOs of live spares, removed at exit also when nobody called close(). */
+const fifos = new Set<string>();
+process.once('exit', () => {
+  for (const f of fifos) rmSync(f, { force: true });
+});
+
+/** FIFOs left by processes that were killed (no exit handler runs then). */
+async function removeOrphans(): Promise<void> {
+  const names = await readdir(tmpdir()).catch(() => [] as string[]);
+  for (const name of names) {
+    const pid = Number(/^nftbridge-(\d+)-[0-9a-f]+\.fifo$/.exec(name)?.[1]);
+    if (!pid || pid === process.pid || alive(pid)) continue;
+    await rm(join(tmpdir(), name), { force: true });
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
 
 export class WarmNft {
   private readonly fifo = join(tmpdir(), `nftbridge-${process.pid}-${randomBytes(6).toString('hex')}.fifo`);
@@ -29,11 +57,14 @@ export class WarmNft {
   private spare: ResultPromise | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
+  private preparing = false;
+  /** An exchange is in flight: no spare may start then, or two readers would share the FIFO. */
+  private busy = false;
 
   constructor(private readonly netns?: string) {}
 
   private async ensureFifo(): Promise<void> {
-    this.made ??= execa('mkfifo', ['-m', '600', this.fifo], { env: CHILD_ENV }).then(() => undefined);
+    this.made ??= removeOrphans().then(() => execa('mkfifo', ['-m', '600', this.fifo], { env: CHILD_ENV })).then(() => void fifos.add(this.fifo));
     await this.made;
   }
 
@@ -45,31 +76,52 @@ export class WarmNft {
     return child;
   }
 
-  /** Starts the next spare once the FIFO exists; errors surface on the next apply. */
+  /**
+   * Starts the next spare once the FIFO exists, a little later: starting a process blocks Node's
+   * thread for some milliseconds here, which must not delay whoever awaited the apply just done.
+   * Errors surface on the next apply.
+   */
   prepare(): void {
-    if (this.closed || this.spare) return;
-    void this.ensureFifo()
-      .then(() => {
-        if (!this.closed && !this.spare) this.spare = this.start();
-      })
-      .catch(() => undefined);
+    if (this.closed || this.spare || this.preparing) return;
+    this.preparing = true;
+    setTimeout(() => {
+      void this.ensureFifo()
+        .then(() => {
+          if (!this.closed && !this.spare && !this.busy) this.spare = this.start();
+        })
+        .catch(() => undefined)
+        .finally(() => (this.preparing = false));
+    }, SPARE_DELAY_MS).unref();
   }
 
   /** Applies one document (serialized JSON) as one transaction; throws NftError with nft's message. */
   apply(text: string): Promise<void> {
-    const run = this.queue.then(() => this.exchange(text));
+    const run = this.queue.then(() =>
+      this.exchange(text).catch(async (err: unknown) => {
+        // The FIFO vanished (somebody cleaned the temp directory): make a new one, once.
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        this.made = undefined;
+        this.spare?.kill('SIGKILL');
+        this.spare = undefined;
+        await this.exchange(text);
+      }),
+    );
     this.queue = run.catch(() => undefined);
     return run;
   }
 
   private async exchange(text: string): Promise<void> {
     await this.ensureFifo();
+    this.busy = true;
     const child = this.spare ?? this.start();
     this.spare = undefined;
     hold(child, true);
     let result: Result;
     try {
-      const fh = await this.openWriter(child);
+      const fh = await this.openWriter(child).catch((err: unknown) => {
+        child.kill('SIGKILL');
+        throw err;
+      });
       try {
         await fh.writeFile(text);
       } finally {
@@ -77,6 +129,7 @@ export class WarmNft {
       }
       result = await child;
     } finally {
+      this.busy = false;
       this.prepare();
     }
     if (result.exitCode !== 0) throw new NftError('nft', ['-j', '-f', this.fifo], result.exitCode, String(result.stderr ?? '') || String(result.message ?? ''));
@@ -121,5 +174,6 @@ export class WarmNft {
       await spare.catch(() => undefined);
     }
     if (this.made) await rm(this.fifo, { force: true });
+    fifos.delete(this.fifo);
   }
 }

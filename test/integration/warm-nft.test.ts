@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { defaultRunner, NftClient, NftError, renderRuleset } from '../../src/index.js';
 import { Lab } from '../../src/lab/lab.js';
@@ -41,6 +41,16 @@ describeKernel('documents too big for the nft session go to a spare nft started 
     expect(err).toBeInstanceOf(NftError);
     expect((err as NftError).nftMessage).toMatch(/No such file or directory/);
     await nft.apply(doc);
+    expect(await nft.list()).not.toBeNull();
+  });
+
+  it('a FIFO removed behind its back (a cleaned /tmp) is made again', async () => {
+    await nft.apply(renderRuleset(big));
+    await new Promise((r) => setTimeout(r, 200));
+    const fifo = (nft as unknown as { warm: { fifo: string } }).warm.fifo;
+    rmSync(fifo);
+    await nft.apply(renderRuleset(state));
+    expect(existsSync(fifo)).toBe(true);
     expect(await nft.list()).not.toBeNull();
   });
 
