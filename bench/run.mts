@@ -296,16 +296,22 @@ async function benchConnections() {
     const lines = ['add table inet linear', 'add chain inet linear pre { type nat hook prerouting priority dstnat; }'];
     for (let i = 0; i < SIZES.conns; i++) lines.push(`add rule inet linear pre ip daddr ${UPLINK.host} tcp dport ${10000 + i} dnat ip to 10.93.0.2:80`);
     writeFileSync(join(lab.stateDir, 'lin.nft'), lines.join('\n') + '\n');
+    // For reference, the floor under any NAT: the direct path with connection tracking on.
+    writeFileSync(join(lab.stateDir, 'ct.nft'), 'add table inet ctonly\nadd chain inet ctonly tracked { type filter hook forward priority 0; }\nadd rule inet ctonly tracked ct state established accept\n');
     // The load generator shares two cores with everything else: rounds alternate the variants
     // so that noise hits them alike, and medians are compared.
     const mapped: number[] = [];
     const direct: number[] = [];
     const linear: number[] = [];
+    const tracked: number[] = [];
     for (let round = 0; round < SIZES.connRounds; round++) {
       await host.apply();
       mapped.push(await connRate(tool, Lab.path(lab.outside), UPLINK.host, lastPort));
       await host.firewall.remove();
       direct.push(await connRate(tool, Lab.path(lab.outside), '10.93.0.2', 80));
+      await defaultRunner.run('nft', ['-f', join(lab.stateDir, 'ct.nft')], { netns: Lab.path(lab.host) });
+      tracked.push(await connRate(tool, Lab.path(lab.outside), '10.93.0.2', 80));
+      await defaultRunner.run('nft', ['delete', 'table', 'inet', 'ctonly'], { netns: Lab.path(lab.host) });
       await defaultRunner.run('nft', ['-f', join(lab.stateDir, 'lin.nft')], { netns: Lab.path(lab.host) });
       linear.push(await connRate(tool, Lab.path(lab.outside), UPLINK.host, lastPort));
       await defaultRunner.run('nft', ['delete', 'table', 'inet', 'linear'], { netns: Lab.path(lab.host) });
@@ -313,9 +319,11 @@ async function benchConnections() {
     const perRound = pct(mapped.map((x, i) => x / (direct[i] ?? NaN)), 50);
     const m = record('new connections/s', `published port, ${SIZES.conns} mappings, entry last`, mapped, 'conn/s', `median of per-round ratios to direct ${perRound.toFixed(2)}`);
     const d = record('new connections/s', 'same container routed directly, no NAT', direct, 'conn/s');
+    const t = record('new connections/s', 'same container routed directly, conntrack on, no NAT (reference)', tracked, 'conn/s');
     const l = record('new connections/s', `${SIZES.conns} linear rules, entry last (baseline)`, linear, 'conn/s');
     ratio('new connections/s', m, d, '>= 0.85');
     ratio('new connections/s', m, l);
+    ratio('new connections/s', t, d);
   } finally {
     server.kill('SIGKILL');
     await server;

@@ -43,6 +43,11 @@ export interface HostOptions {
   netns?: string;
   /** Where the desired state lives; default $NFTBRIDGE_STATE_DIR or /var/lib/nftbridge. */
   stateDir?: string;
+  /**
+   * Starts every process (ip, nft, nsenter). With a runner of one's own every command goes
+   * through it, one process each; the default runner also keeps long-lived ip and nft processes
+   * for the Host's frequent changes and reads (close() ends them).
+   */
   runner?: Runner;
 }
 
@@ -69,9 +74,12 @@ export class Host {
     /** The desired state as last read or written by this object. */
     private current: State,
   ) {
-    this.ip = new Ip(runner, netns, true);
-    this.nsIp = netns === undefined ? this.ip : new Ip(runner, undefined, true);
-    this.nft = new NftClient(runner, FAMILY, TABLE, netns, true);
+    // Long-lived ip and nft processes start without the runner; a runner of one's own (to log,
+    // or to script a test) sees every command only if none are used.
+    const persistent = runner === defaultRunner;
+    this.ip = new Ip(runner, netns, persistent);
+    this.nsIp = netns === undefined ? this.ip : new Ip(runner, undefined, persistent);
+    this.nft = new NftClient(runner, FAMILY, TABLE, netns, persistent);
     this.firewall = new Firewall(this.nft);
   }
 
