@@ -34,7 +34,7 @@ export const CHILD_ENV = { PATH, LC_ALL: 'C' } as const;
 
 /**
  * Wraps a command so it runs inside a namespace without a shell. `ip` switches to a named
- * namespace itself (`ip -n NAME`), which saves starting nsenter (about 4 ms here, twice per attach).
+ * namespace itself (`ip -n NAME`), which saves starting nsenter as well.
  */
 export function inNetns(command: string, argv: readonly string[], netns?: string): [string, string[]] {
   if (!netns) return [command, [...argv]];

@@ -1,6 +1,6 @@
 /**
  * A long-lived child that reads commands on stdin (`nft -j -i`, `ip -force -batch -`), so a small
- * change costs a write and a read instead of starting a process (about 5 to 15 ms on this VM).
+ * change costs a write and a read instead of starting a process (5 to 25 ms on this VM).
  *
  * Neither tool says when it has finished a command. After each request a marker line goes down
  * that the tool is sure to reject, carrying a sequence number; its complaint on stderr marks the
