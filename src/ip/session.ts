@@ -39,9 +39,10 @@ export class IpSession {
   async run(args: readonly string[]): Promise<string[]> {
     const result = await this.session.request(args.join(' '));
     if (!result) throw new CommandError('ip', args, undefined, this.session.lastWords || 'ip session ended');
-    const error = result.error.replace(FAILED, '').trim();
-    if (error) throw new CommandError('ip', args, 1, error);
-    return result.output;
+    // ip says "Command failed" after a line that failed; anything else on stderr is a warning,
+    // which a one-shot ip would print with exit status 0.
+    if (!result.error.match(FAILED)) return result.output;
+    throw new CommandError('ip', args, 1, result.error.replace(FAILED, '').trim());
   }
 
   close(): Promise<void> {
