@@ -4,7 +4,9 @@
  * it works for non-root users too.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 export const SANDBOX_ENV = 'NFTBRIDGE_SANDBOX';
 
@@ -16,16 +18,29 @@ export function canSandbox(): boolean {
   return r.status === 0;
 }
 
+/** Inside, the command is root of its namespaces: it finds ip and nft in sbin as root would. */
+function rootPath(path = ''): string {
+  const have = new Set(path.split(':').filter(Boolean));
+  return [...have, ...['/usr/local/sbin', '/usr/sbin', '/sbin'].filter((d) => !have.has(d))].join(':');
+}
+
 /** Re-runs `argv` (a whole command line) inside a new sandbox and returns its exit status. */
 export function runSandboxed(argv: readonly string[]): number {
   const [cmd, ...args] = argv;
   if (!cmd) throw new Error('runSandboxed: empty command');
-  const r = spawnSync('unshare', ['-rnm', '--propagation', 'private', '--', cmd, ...args], {
-    stdio: 'inherit',
-    env: { ...process.env, [SANDBOX_ENV]: 'pending' },
-  });
-  if (r.error) throw r.error;
-  return r.status ?? (r.signal ? 128 + 1 : 1);
+  // A temporary directory of the sandbox's own: inside, every user is uid 0, and tools that keep
+  // files in $TMPDIR/NAME-UID (tsx does) would meet the real root's.
+  const tmp = mkdtempSync(join(tmpdir(), 'nftbridge-sandbox-'));
+  try {
+    const r = spawnSync('unshare', ['-rnm', '--propagation', 'private', '--', cmd, ...args], {
+      stdio: 'inherit',
+      env: { ...process.env, [SANDBOX_ENV]: 'pending', TMPDIR: tmp, PATH: rootPath(process.env.PATH) },
+    });
+    if (r.error) throw r.error;
+    return r.status ?? (r.signal ? 128 + 1 : 1);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
 }
 
 /** Inside a fresh sandbox: a private tmpfs for /run/netns, and loopback up. */
