@@ -7,6 +7,7 @@
  * end of the request. What the tool wrote to stderr before it is the request's error; what it
  * wrote to stdout is the request's output.
  */
+import { statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { execa, type ResultPromise } from 'execa';
 import { CHILD_ENV, inNetns } from './runner.js';
@@ -23,6 +24,21 @@ export interface Exchange {
   output: string[];
 }
 
+/**
+ * Which namespace a path names now (device and inode of the nsfs file), or undefined when the
+ * path is gone. A long-lived process keeps its namespace alive after `ip netns del`: without this
+ * check it would go on changing a namespace nobody can see.
+ */
+export function netnsIdentity(path: string | undefined): string | undefined {
+  if (path === undefined) return 'current';
+  try {
+    const st = statSync(path);
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return undefined;
+  }
+}
+
 export class LineSession {
   private readonly child: ResultPromise;
   private stderr = '';
@@ -31,13 +47,15 @@ export class LineSession {
   private pending: { seq: number; resolve: (r: Exchange | undefined) => void } | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
+  private readonly identity: string | undefined;
 
   constructor(
     command: string,
     argv: readonly string[],
-    netns: string | undefined,
+    private readonly netns: string | undefined,
     private readonly protocol: SessionProtocol,
   ) {
+    this.identity = netnsIdentity(netns);
     const [file, args] = inNetns(command, argv, netns);
     this.child = execa(file, args, { buffer: false, reject: false, env: CHILD_ENV, cleanup: true, stdin: 'pipe' });
     this.child.stderr?.on('data', (d: Buffer) => {
@@ -53,7 +71,9 @@ export class LineSession {
     this.hold(false);
   }
 
+  /** Running, and its namespace is still the one the path names. */
   get alive(): boolean {
+    if (!this.closed && netnsIdentity(this.netns) !== this.identity) void this.close();
     return !this.closed;
   }
 
@@ -108,6 +128,7 @@ export class LineSession {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    this.closed = true;
     this.child.stdin?.end();
     const timer = setTimeout(() => this.child.kill('SIGKILL'), 1000);
     await this.child.catch(() => undefined);

@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { execa, type Result, type ResultPromise } from 'execa';
 import { NftError } from '../errors.js';
 import { CHILD_ENV, inNetns } from '../exec/runner.js';
+import { netnsIdentity } from '../exec/session.js';
 
 function hold(child: ResultPromise, on: boolean): void {
   const how = on ? 'ref' : 'unref';
@@ -55,6 +56,8 @@ export class WarmNft {
   private readonly fifo = join(tmpdir(), `nftbridge-${process.pid}-${randomBytes(6).toString('hex')}.fifo`);
   private made: Promise<void> | undefined;
   private spare: ResultPromise | undefined;
+  /** The namespace the spare entered; a spare in a namespace since deleted must not be used. */
+  private spareIdentity: string | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
   private preparing = false;
@@ -87,7 +90,9 @@ export class WarmNft {
     setTimeout(() => {
       void this.ensureFifo()
         .then(() => {
-          if (!this.closed && !this.spare && !this.busy) this.spare = this.start();
+          if (this.closed || this.spare || this.busy) return;
+          this.spareIdentity = netnsIdentity(this.netns);
+          this.spare = this.start();
         })
         .catch(() => undefined)
         .finally(() => (this.preparing = false));
@@ -113,6 +118,11 @@ export class WarmNft {
   private async exchange(text: string): Promise<void> {
     await this.ensureFifo();
     this.busy = true;
+    if (this.spare && netnsIdentity(this.netns) !== this.spareIdentity) {
+      hold(this.spare, true);
+      this.spare.kill('SIGKILL');
+      this.spare = undefined;
+    }
     const child = this.spare ?? this.start();
     this.spare = undefined;
     hold(child, true);

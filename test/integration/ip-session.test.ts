@@ -67,6 +67,21 @@ describeKernel('changes through a long-lived ip -batch behave like one-shot ip',
     expect((await ip.routes(4)).map((r) => r.dst)).not.toContain('10.62.0.0/24');
   });
 
+  it('a session whose namespace was deleted fails, instead of changing a namespace nobody sees', async () => {
+    const name = lab.name('ghost');
+    execFileSync('ip', ['netns', 'add', name]);
+    const ghost = new Ip(defaultRunner, Lab.path(name), true);
+    try {
+      await ghost.run(['link', 'set', 'lo', 'up']);
+      expect((await ghost.links()).map((l) => l.ifname)).toEqual(['lo']);
+      execFileSync('ip', ['netns', 'del', name]);
+      await expect(ghost.run(['link', 'add', 'gb0', 'type', 'bridge'])).rejects.toThrow(/network namespace/);
+      await expect(ghost.links()).rejects.toThrow(/network namespace/);
+    } finally {
+      await ghost.close();
+    }
+  });
+
   it('namespaces created through the current namespace\'s session are visible to everybody', async () => {
     const name = lab.name('sess');
     await nsIp.run(['netns', 'add', name]);

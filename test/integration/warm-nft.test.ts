@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { defaultRunner, NftClient, NftError, renderRuleset } from '../../src/index.js';
@@ -52,6 +53,22 @@ describeKernel('documents too big for the nft session go to a spare nft started 
     await nft.apply(renderRuleset(state));
     expect(existsSync(fifo)).toBe(true);
     expect(await nft.list()).not.toBeNull();
+  });
+
+  it('after its namespace is deleted, neither the session nor the spare applies anything', async () => {
+    const name = lab.name('ghost');
+    execFileSync('ip', ['netns', 'add', name]);
+    const ghost = new NftClient(defaultRunner, 'inet', 'nftbridge', Lab.path(name), true);
+    try {
+      await ghost.apply(renderRuleset(big));
+      await ghost.apply({ nftables: [{ add: { table: { family: 'inet', name: 'nftbridge' } } }] });
+      await new Promise((r) => setTimeout(r, 200)); // a spare waits in the namespace
+      execFileSync('ip', ['netns', 'del', name]);
+      await expect(ghost.apply({ nftables: [{ add: { table: { family: 'inet', name: 'nftbridge' } } }] })).rejects.toThrow(/namespace|No such file/);
+      await expect(ghost.apply(renderRuleset(big))).rejects.toThrow(/namespace|No such file/);
+    } finally {
+      await ghost.close();
+    }
   });
 
   it('close ends the spare and removes its FIFO', async () => {
