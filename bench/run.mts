@@ -14,11 +14,13 @@ import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 // The built package, as users run it (tsx's transforms would be measured too with src).
 import { Host, Ip, Lab, UPLINK, defaultRunner, planPublish } from '../dist/index.js';
+import { NftSession } from '../dist/nft/session.js';
+import { WarmNft } from '../dist/nft/warm.js';
 
 const tiny = process.env.BENCH_SIZE === 'tiny';
 const SIZES = tiny
-  ? { attachSeq: 5, attachPar: 4, ports: [0, 100, 500], portOps: 5, rebuild: 500, conns: 500, connSeconds: 1, connRounds: 2, repairs: 5, memPorts: 500, iperfSeconds: 1 }
-  : { attachSeq: 50, attachPar: 20, ports: [0, 1000, 10000], portOps: 40, rebuild: 10000, conns: 10000, connSeconds: 1, connRounds: 9, repairs: 30, memPorts: 10000, iperfSeconds: 3 };
+  ? { attachSeq: 5, attachPar: 4, ports: [0, 100, 500], portOps: 5, rebuild: 500, conns: 500, connSeconds: 1, connRounds: 2, repairs: 5, memPorts: 500, iperfSeconds: 1, inputRounds: 3 }
+  : { attachSeq: 50, attachPar: 20, ports: [0, 1000, 10000], portOps: 40, rebuild: 10000, conns: 10000, connSeconds: 1, connRounds: 9, repairs: 30, memPorts: 10000, iperfSeconds: 3, inputRounds: 15 };
 
 interface Row {
   scenario: string;
@@ -272,25 +274,23 @@ function buildConnrate(): string {
 // Client and server each on a core of their own: left to the scheduler, the rate of one variant
 // moved by 30% from round to round.
 const pinned = (cpu: number, argv: string[]) => (cpus().length >= 2 ? ['taskset', '-c', String(cpu), ...argv] : argv);
-async function connRate(tool: string, netns: string, host: string, port: number): Promise<number> {
+/** Connections per second from the lab's outside machine to host:port. */
+async function connRate(tool: string, lab: Lab, host: string, port: number): Promise<number> {
   // Every variant starts from an empty connection table: leftovers of the previous one (NAT
   // entries whose reply tuple is the direct variant's, closing for 10 s) make inserts clash.
-  await defaultRunner.run('conntrack', ['-F'], { netns: HOST_NETNS.path }).catch(() => undefined);
+  await defaultRunner.run('conntrack', ['-F'], { netns: Lab.path(lab.host) }).catch(() => undefined);
   await new Promise((r) => setTimeout(r, 200));
   const [cmd = tool, ...args] = pinned(0, [tool, 'connect', host, String(port), String(SIZES.connSeconds), '8']);
-  const out = sh(netns, cmd, args);
+  const out = sh(Lab.path(lab.outside), cmd, args);
   const r = JSON.parse(out) as { rate: number; failed: number };
   if (r.failed > 0) log(`  ${host}:${port}: ${r.failed} connections failed`);
   return r.rate;
 }
 
-const HOST_NETNS = { path: '' };
-
 async function benchConnections() {
   log('» new connections per second');
   const { lab, host, c } = await labWithContainer('c', '10.93.0.0/16');
   const tool = buildConnrate();
-  HOST_NETNS.path = Lab.path(lab.host);
   const server = execa('nsenter', [`--net=${Lab.path(c)}`, ...pinned(1, [tool, 'serve', '80'])], { reject: false, buffer: false });
   try {
     await new Promise<void>((resolve) => server.stdout?.once('data', () => resolve()));
@@ -313,14 +313,14 @@ async function benchConnections() {
     const tracked: number[] = [];
     for (let round = 0; round < SIZES.connRounds; round++) {
       await host.apply();
-      mapped.push(await connRate(tool, Lab.path(lab.outside), UPLINK.host, lastPort));
+      mapped.push(await connRate(tool, lab, UPLINK.host, lastPort));
       await host.firewall.remove();
-      direct.push(await connRate(tool, Lab.path(lab.outside), '10.93.0.2', 80));
+      direct.push(await connRate(tool, lab, '10.93.0.2', 80));
       await defaultRunner.run('nft', ['-f', join(lab.stateDir, 'ct.nft')], { netns: Lab.path(lab.host) });
-      tracked.push(await connRate(tool, Lab.path(lab.outside), '10.93.0.2', 80));
+      tracked.push(await connRate(tool, lab, '10.93.0.2', 80));
       await defaultRunner.run('nft', ['delete', 'table', 'inet', 'ctonly'], { netns: Lab.path(lab.host) });
       await defaultRunner.run('nft', ['-f', join(lab.stateDir, 'lin.nft')], { netns: Lab.path(lab.host) });
-      linear.push(await connRate(tool, Lab.path(lab.outside), UPLINK.host, lastPort));
+      linear.push(await connRate(tool, lab, UPLINK.host, lastPort));
       await defaultRunner.run('nft', ['delete', 'table', 'inet', 'linear'], { netns: Lab.path(lab.host) });
     }
     const perRound = pct(mapped.map((x, i) => x / (direct[i] ?? NaN)), 50);
@@ -343,6 +343,42 @@ async function withPortsOn(host: Host, container: string, n: number) {
   const ports = planPublish(state, 'c', container, Array.from({ length: n }, (_, i) => `${10000 + i}:80`));
   await host.store.write({ ...state, ports: [...state.ports, ...ports] });
   await host.apply();
+}
+
+// ---- how documents reach nft ------------------------------------------------------------------
+
+/**
+ * Why the client sends documents over 4 KB to a spare `nft -j -f FIFO` and not down its `nft -i`
+ * session: the session reads through libedit a byte at a time. Documents of cheap commands
+ * (adding a table that exists), so the size is what differs.
+ */
+async function benchNftInput() {
+  log('» nft input path: session against spare, by document size');
+  const lab = await newLab();
+  const session = new NftSession(Lab.path(lab.host));
+  const warm = new WarmNft(Lab.path(lab.host));
+  try {
+    for (const kb of [1, 4, 16]) {
+      const one = { add: { table: { family: 'inet', name: 'nbinput' } } };
+      const text = JSON.stringify({ nftables: Array.from({ length: Math.round((kb * 1024) / JSON.stringify(one).length) }, () => one) });
+      const viaSession: number[] = [];
+      const viaSpare: number[] = [];
+      await session.run(text);
+      await warm.apply(text);
+      for (let i = 0; i < SIZES.inputRounds; i++) {
+        viaSession.push(await time(() => session.run(text)));
+        // The spare starts 20 ms after an apply; the client's traffic is not back to back either.
+        await new Promise((r) => setTimeout(r, 100));
+        viaSpare.push(await time(() => warm.apply(text)));
+      }
+      const a = record('nft input', `${kb} KB document through the nft -i session`, viaSession);
+      const b = record('nft input', `${kb} KB document through a spare nft -f FIFO`, viaSpare);
+      ratio('nft input', a, b);
+    }
+  } finally {
+    await session.close();
+    await warm.close();
+  }
 }
 
 // ---- 5. repair latency ------------------------------------------------------------------------
@@ -451,6 +487,7 @@ const all: [string, () => Promise<void>][] = [
   ['repair', benchRepair],
   ['memory', benchMemory],
   ['throughput', benchThroughput],
+  ['nft-input', benchNftInput],
 ];
 let failed = 0;
 try {

@@ -10,6 +10,7 @@ import { Transaction, type Element, type MapSpec } from '../nft/transaction.js';
 import { CHAIN, FAMILY, PORT_MAP_KINDS, portMapName, SET_BRIDGES, SET_GATEWAYS, TABLE, type PortMapKind } from './names.js';
 
 const L3 = { 4: 'ip', 6: 'ip6' } as const;
+const NFPROTO = { 4: 'ipv4', 6: 'ipv6' } as const;
 const ADDR_TYPE = { 4: 'ipv4_addr', 6: 'ipv6_addr' } as const;
 const ANY = { 4: e.prefix('0.0.0.0', 0), 6: e.prefix('::', 0) } as const;
 const FAMILIES = [4, 6] as const;
@@ -95,8 +96,8 @@ function dnatRules(tx: Transaction): void {
   for (const chain of [CHAIN.prerouting, CHAIN.output]) {
     tx.addRule(chain, [e.match(e.fibDaddrType, 'local', '!='), e.accept]);
     for (const fam of FAMILIES) {
-      const jump = e.jump(CHAIN[`dnat${fam}`]);
-      tx.addRule(chain, chain === CHAIN.prerouting ? [e.match(e.payload(L3[fam], 'daddr'), LOOPBACK[fam], '!='), jump] : [e.match(e.meta('nfproto'), L3[fam] === 'ip' ? 'ipv4' : 'ipv6'), jump]);
+      const ofFamily = chain === CHAIN.prerouting ? e.match(e.payload(L3[fam], 'daddr'), LOOPBACK[fam], '!=') : e.match(e.meta('nfproto'), NFPROTO[fam]);
+      tx.addRule(chain, [ofFamily, e.jump(CHAIN[`dnat${fam}`])]);
     }
   }
   for (const fam of FAMILIES)

@@ -26,25 +26,30 @@ function parseJson<T>(source: string, schema: z.ZodType<T>, text: string): T {
 
 const unsafe = (l: IpArgs) => l.some((a) => /[\s"'\\#]/.test(a));
 
+/** Global flags of the long-lived readers: links, addresses and IPv4 routes; IPv6 routes. */
+const READ = ['-j', '-d'] as const;
+const READ6 = ['-6', '-j', '-d'] as const;
+
 export class Ip {
-  private session: IpSession | undefined;
-  /** Readers, by their global flags: `-j -d` (links, addresses, IPv4 routes) and `-6 -j -d`. */
-  private readers = new Map<string, IpSession>();
+  /** Long-lived `ip -batch` processes by their global flags: none for changes, READ, READ6. */
+  private readonly sessions = new Map<string, IpSession>();
 
   constructor(
     private readonly runner: Runner,
     /** Namespace path; the current namespace when absent. */
     readonly netns?: string,
     /**
-     * Changes go through a long-lived `ip -batch` (see IpSession) instead of a process each: for
-     * namespaces that see many changes, the host's. Reads (`ip -j`) still start a process.
+     * Changes and reads go through long-lived `ip -batch` processes (see IpSession) instead of a
+     * process each: for namespaces that see many of them, the host's.
      */
     private readonly persistent = false,
   ) {}
 
-  private live(): IpSession {
-    if (!this.session?.alive) this.session = new IpSession(this.netns);
-    return this.session;
+  private live(flags: readonly string[] = []): IpSession {
+    const key = flags.join(' ');
+    let session = this.sessions.get(key);
+    if (!session?.alive) this.sessions.set(key, (session = new IpSession(this.netns, flags)));
+    return session;
   }
 
   /**
@@ -58,8 +63,7 @@ export class Ip {
       await this.live().run(args);
     } catch (err) {
       if (!(err instanceof CommandError)) throw err;
-      await this.session?.close();
-      this.session = undefined;
+      await this.sessions.get('')?.close();
       await this.live().run(args);
     }
   }
@@ -92,10 +96,9 @@ export class Ip {
 
   /** Ends the long-lived `ip` processes, if any were started. */
   async close(): Promise<void> {
-    const all = [this.session, ...this.readers.values()];
-    this.session = undefined;
-    this.readers.clear();
-    await Promise.all(all.map((s) => s?.close()));
+    const all = [...this.sessions.values()];
+    this.sessions.clear();
+    await Promise.all(all.map((s) => s.close()));
   }
 
   /**
@@ -106,21 +109,18 @@ export class Ip {
    */
   private async read(flags: readonly string[], args: IpArgs): Promise<string> {
     if (!this.persistent) return (await this.runner.run('ip', [...flags, ...args], { netns: this.netns })).stdout;
-    const key = flags.join(' ');
-    let reader = this.readers.get(key);
-    if (!reader?.alive) this.readers.set(key, (reader = new IpSession(this.netns, flags)));
-    return (await reader.run(args)).join('\n');
+    return (await this.live(flags).run(args)).join('\n');
   }
 
   async links(): Promise<Link[]> {
-    return parseJson('ip -j link show', z.array(linkSchema), await this.read(['-j', '-d'], ['link', 'show']));
+    return parseJson('ip -j link show', z.array(linkSchema), await this.read(READ, ['link', 'show']));
   }
 
   async addresses(): Promise<LinkAddresses[]> {
-    return parseJson('ip -j addr show', z.array(addrSchema), await this.read(['-j', '-d'], ['addr', 'show']));
+    return parseJson('ip -j addr show', z.array(addrSchema), await this.read(READ, ['addr', 'show']));
   }
 
   async routes(family: 4 | 6 = 4): Promise<Route[]> {
-    return parseJson('ip -j route show', z.array(routeSchema), await this.read(family === 4 ? ['-j', '-d'] : ['-6', '-j', '-d'], ['route', 'show']));
+    return parseJson('ip -j route show', z.array(routeSchema), await this.read(family === 4 ? READ : READ6, ['route', 'show']));
   }
 }
