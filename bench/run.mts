@@ -153,6 +153,19 @@ async function netavarkAttach(lab: Lab, i: number, configDir: string): Promise<v
   });
 }
 
+/** One attach variant: SIZES.attachSeq one after another, then (if `alsoAtOnce`) SIZES.attachPar at once. */
+async function attachVariant(variant: string, attach: (i: number) => Promise<unknown>, alsoAtOnce = true): Promise<{ seq: Row; par?: Row }> {
+  const samples: number[] = [];
+  for (let i = 0; i < SIZES.attachSeq; i++) samples.push(await time(() => attach(i)));
+  const seq = record('attach (sequential)', variant, samples);
+  if (!alsoAtOnce) return { seq };
+  const t0 = performance.now();
+  const calls = await Promise.all(Array.from({ length: SIZES.attachPar }, (_, i) => time(() => attach(1000 + i))));
+  const wall = performance.now() - t0;
+  const note = `wall ${wall.toFixed(0)} ms; per-call median ${pct(calls, 50).toFixed(1)} ms`;
+  return { seq, par: record(`attach (${SIZES.attachPar} at once)`, variant, [wall / SIZES.attachPar], 'ms/container', note) };
+}
+
 async function benchAttach() {
   log('» attach');
   const lab = await newLab();
@@ -160,55 +173,36 @@ async function benchAttach() {
   await host.createNetwork({ name: 'a', subnet: '10.96.0.0/16' });
   // Warm-up, so no variant pays for first-use costs.
   await host.connect('a', lab.name('warm'));
-  const seq: number[] = [];
-  for (let i = 0; i < SIZES.attachSeq; i++) seq.push(await time(() => host.connect('a', lab.name(`s${i}`))));
-  const lib = record('attach (sequential)', 'nftbridge API', seq);
-  const t0 = performance.now();
-  const par = await Promise.all(Array.from({ length: SIZES.attachPar }, (_, i) => time(() => host.connect('a', lab.name(`p${i}`)))));
-  const parWall = performance.now() - t0;
-  const libPar = record(`attach (${SIZES.attachPar} at once)`, 'nftbridge API', [parWall / SIZES.attachPar], 'ms/container', `wall ${parWall.toFixed(0)} ms; per-call median ${pct(par, 50).toFixed(1)} ms`);
+  const lib = await attachVariant('nftbridge API', (i) => host.connect('a', lab.name(`c${i}`)));
 
   sh(Lab.path(lab.host), 'ip', ['link', 'add', 'floorbr', 'type', 'bridge']);
   sh(Lab.path(lab.host), 'ip', ['addr', 'add', '10.95.0.1/16', 'dev', 'floorbr']);
   sh(Lab.path(lab.host), 'ip', ['link', 'set', 'floorbr', 'up']);
-  const floor: number[] = [];
-  for (let i = 0; i < SIZES.attachSeq; i++) floor.push(await time(() => ipFloorAttach(lab, i, 'floorbr', '10.95')));
-  const floorRow = record('attach (sequential)', 'batched ip (floor)', floor);
-  const tf = performance.now();
-  await Promise.all(Array.from({ length: SIZES.attachPar }, (_, i) => ipFloorAttach(lab, 1000 + i, 'floorbr', '10.95')));
-  const floorPar = record(`attach (${SIZES.attachPar} at once)`, 'batched ip (floor)', [(performance.now() - tf) / SIZES.attachPar], 'ms/container');
+  const floor = await attachVariant('batched ip (floor)', (i) => ipFloorAttach(lab, i, 'floorbr', '10.95'));
 
-  let cniRow: Row | undefined;
-  let cniPar: Row | undefined;
+  let cni: { seq: Row; par?: Row } | undefined;
   try {
     const dataDir = mkdtempSync(join(tmpdir(), 'bench-cni-'));
     await cniAttach(lab, 9999, dataDir);
-    const cni: number[] = [];
-    for (let i = 0; i < SIZES.attachSeq; i++) cni.push(await time(() => cniAttach(lab, i, dataDir)));
-    cniRow = record('attach (sequential)', 'CNI bridge plugin (ipMasq)', cni);
-    const tc = performance.now();
-    await Promise.all(Array.from({ length: SIZES.attachPar }, (_, i) => cniAttach(lab, 1000 + i, dataDir)));
-    cniPar = record(`attach (${SIZES.attachPar} at once)`, 'CNI bridge plugin (ipMasq)', [(performance.now() - tc) / SIZES.attachPar], 'ms/container');
+    cni = await attachVariant('CNI bridge plugin (ipMasq)', (i) => cniAttach(lab, i, dataDir));
     rmSync(dataDir, { recursive: true, force: true });
   } catch (err) {
     log(`  CNI bridge plugin unavailable: ${String(err).split('\n')[0]}`);
   }
-  let navRow: Row | undefined;
+  let nav: { seq: Row } | undefined;
   try {
     const configDir = mkdtempSync(join(tmpdir(), 'bench-netavark-'));
     await netavarkAttach(lab, 9999, configDir);
-    const nav: number[] = [];
-    for (let i = 0; i < SIZES.attachSeq; i++) nav.push(await time(() => netavarkAttach(lab, i, configDir)));
-    navRow = record('attach (sequential)', 'netavark 1.4 setup', nav);
+    nav = await attachVariant('netavark 1.4 setup', (i) => netavarkAttach(lab, i, configDir), false);
     rmSync(configDir, { recursive: true, force: true });
   } catch (err) {
     log(`  netavark unavailable: ${String(err).split('\n')[0]}`);
   }
-  ratio('attach (sequential)', lib, cniRow, '<= 0.5');
-  ratio('attach (sequential)', lib, floorRow, '<= 2');
-  ratio('attach (sequential)', lib, navRow);
-  ratio(`attach (${SIZES.attachPar} at once)`, libPar, cniPar, '<= 0.5');
-  ratio(`attach (${SIZES.attachPar} at once)`, libPar, floorPar, '<= 2');
+  ratio('attach (sequential)', lib.seq, cni?.seq, '<= 0.5');
+  ratio('attach (sequential)', lib.seq, floor.seq, '<= 2');
+  ratio('attach (sequential)', lib.seq, nav?.seq);
+  ratio(`attach (${SIZES.attachPar} at once)`, lib.par, cni?.par, '<= 0.5');
+  ratio(`attach (${SIZES.attachPar} at once)`, lib.par, floor.par, '<= 2');
   await host.close();
 }
 
