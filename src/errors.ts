@@ -63,3 +63,24 @@ export function isNotFound(err: unknown): boolean {
 export function isAlreadyExists(err: unknown): boolean {
   return err instanceof CommandError && /File exists|already exists/i.test(err.stderr);
 }
+
+/** A state file nftbridge cannot read: names the file, the line, and the command that recovers. */
+export class StateFileError extends NftbridgeError {
+  constructor(
+    readonly file: string,
+    readonly line: number | undefined,
+    readonly reason: string,
+  ) {
+    super(`${file}${line !== undefined ? `:${line}` : ''}: ${reason} (run "nftbridge recover" to keep what is readable, then "nftbridge apply")`);
+  }
+}
+
+/** The state directory could be written by someone else than its owner: nothing in it is trusted. */
+export class UnsafeStateDirError extends NftbridgeError {
+  constructor(
+    readonly dir: string,
+    readonly reason: string,
+  ) {
+    super(`state directory ${dir}: ${reason}`);
+  }
+}

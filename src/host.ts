@@ -4,7 +4,7 @@
  */
 import { basename } from 'node:path';
 import { lastValueFrom, type Observable } from 'rxjs';
-import { NotFoundError, ValidationError, NftbridgeError, isNotFound } from './errors.js';
+import { ConflictError, NotFoundError, ValidationError, NftbridgeError, StateFileError, isNotFound } from './errors.js';
 import { defaultRunner, type Runner } from './exec/runner.js';
 import { Firewall } from './firewall/firewall.js';
 import { FAMILY, TABLE } from './firewall/names.js';
@@ -15,7 +15,13 @@ import { forgetStaleFlows } from './ip/conntrack.js';
 import { NftClient } from './nft/client.js';
 import type { NftDocument } from './nft/schema.js';
 import { operation, type OperationEvent, type Step } from './ops/operation.js';
-import { bridgePortArgs, bridgeStep, containerStep, forwardingStep, netnsStep, removeLinkStep, vethStep } from './ops/steps.js';
+import { bridgePortArgs, bridgeStep, containerStep, forwardingStep, netnsStep, removeLinksStep, vethStep } from './ops/steps.js';
+import { ownerMark } from './ops/ownership.js';
+import { checkContainerNamespace, forbiddenNamespaces, nsIdentity } from './ip/netns.js';
+import { checkHostOverlap } from './topology/host-overlap.js';
+import { IntentLog, type Intent } from './topology/intent.js';
+import { findOrphans, removeOrphans } from './reconcile/orphans.js';
+import { withoutPorts } from './topology/store.js';
 import { pathExists } from './exec/path-exists.js';
 import { parseCidr } from './topology/cidr.js';
 import {
@@ -34,7 +40,7 @@ import {
 import { parseUnpublishSpec } from './topology/publish-spec.js';
 import { emptyState, type Container, type Endpoint, type Network, type PublishedPort, type State } from './topology/state.js';
 import { StateStore } from './topology/store.js';
-import { observeDrift, type Drift } from './reconcile/drift.js';
+import { containerPresent, observeDrift, type Drift, type OwnerContext } from './reconcile/drift.js';
 import { Controller, topologyEvents, type ControllerOptions } from './reconcile/controller.js';
 import type { RulesetEvent, TopologyEvent } from './monitor/events.js';
 
@@ -61,9 +67,13 @@ export const DEFAULT_STATE_DIR = '/var/lib/nftbridge';
 export class Host {
   readonly ip: Ip;
   /** `ip` in the current namespace, which creates and deletes container namespaces. */
-  private readonly nsIp: Ip;
+  readonly nsIp: Ip;
   readonly nft: NftClient;
   readonly firewall: Firewall;
+  /** The alias every link made for this state carries (ops/ownership.ts). */
+  readonly mark: string;
+  /** What an operation is about to create, for recovery after a kill (topology/intent.ts). */
+  readonly intents: IntentLog;
   private queue: Promise<unknown> = Promise.resolve();
 
   private constructor(
@@ -71,9 +81,11 @@ export class Host {
     /** Path of the host namespace, or undefined for the current one. */
     readonly netns: string | undefined,
     readonly store: StateStore,
-    /** The desired state as last read or written by this object. */
-    private current: State,
+    /** The desired state as last read or written by this object; an error when it could not be read. */
+    private current: State | StateFileError,
   ) {
+    this.mark = ownerMark(store.file);
+    this.intents = new IntentLog(store.intentFile);
     // Long-lived ip and nft processes start without the runner; a runner of one's own (to log,
     // or to script a test) sees every command only if none are used.
     const persistent = runner === defaultRunner;
@@ -94,7 +106,13 @@ export class Host {
     // One state file per host namespace, so several sandboxes can share a state directory.
     const key = options.netns === undefined ? 'host' : `netns-${basename(options.netns).replace(/[^A-Za-z0-9_.-]/g, '_')}`;
     const store = new StateStore(dir, key);
-    return new Host(options.runner ?? defaultRunner, path, store, await store.read());
+    store.checkDir();
+    // An unreadable state still opens, so that `recover` can run; every operation reports it.
+    const state = await store.read().catch((err: unknown) => {
+      if (err instanceof StateFileError) return err;
+      throw err;
+    });
+    return new Host(options.runner ?? defaultRunner, path, store, state);
   }
 
   /** The desired state, once the operations this process has in flight (rollbacks included) are over. */
@@ -109,7 +127,13 @@ export class Host {
    * its last operation); nothing is applied. `await host.state()` first to pick up other processes' changes.
    */
   ruleset(): NftDocument {
+    if (this.current instanceof StateFileError) throw this.current;
     return renderRuleset(this.current);
+  }
+
+  /** The owner context for drift and orphan detection. */
+  ownerContext(state?: State): OwnerContext {
+    return { mark: this.mark, intent: this.intents.read(), ...(state ? { state } : {}) };
   }
 
   // ---- Observable forms -------------------------------------------------------------------
@@ -117,11 +141,17 @@ export class Host {
   createNetwork$(input: CreateNetworkInput): Observable<OperationEvent<Network>> {
     return this.op('create-network', async (state) => {
       const net = planNetwork(state, input);
+      // The host's own addresses and routes, and its links: a subnet the host already reaches, or
+      // a bridge name in use, is refused before anything changes.
+      const [links, routes4, routes6] = await Promise.all([this.ip.addresses(), this.ip.routes(4), this.ip.routes(6)]);
+      checkHostOverlap(net, links, [...routes4, ...routes6]);
+      if (links.some((l) => l.ifname === net.bridge)) throw new ConflictError('bridge', `an interface named ${net.bridge} already exists`);
       const next: State = { ...state, networks: [...state.networks, net] };
       const families = new Set(net.subnets.map((s) => parseCidr('subnet', s.cidr).family));
       return {
-        steps: [bridgeStep(this.runner, this.ip, net), forwardingStep(this.runner, this.netns, families), this.rebuildStep(state, next), this.saveStep(state, next)],
+        steps: [bridgeStep(this.runner, this.ip, net, this.mark), forwardingStep(this.runner, this.netns, families), this.rebuildStep(state, next), this.saveStep(state, next)],
         result: () => net,
+        creates: { links: [net.bridge] },
       };
     });
   }
@@ -129,12 +159,22 @@ export class Host {
   connect$(network: string, container: string, input: ConnectInput = {}): Observable<OperationEvent<Endpoint>> {
     return this.op('connect', async (state) => {
       const net = findNetwork(state, network);
-      const ep = planEndpoint(state, network, container, input, newHostIfname(state));
+      checkContainerName('container', container);
       const known = state.containers.find((c) => c.name === container);
       const path = netnsPath(container);
-      const box: Container = known ?? { name: container, netns: path, created: !container.includes('/') && !(await pathExists(path)) };
-      if (!known && container.includes('/') && !(await pathExists(path)))
-        throw new NotFoundError('container', `namespace path ${path} does not exist`);
+      const exists = await pathExists(path);
+      if (!known && container.includes('/') && !exists) throw new NotFoundError('container', `namespace path ${path} does not exist`);
+      // Never the host's, the caller's own or PID 1's namespace, nor a file that is no namespace.
+      const nsid = exists ? checkContainerNamespace('container', path, this.netns) : undefined;
+      if (known && !containerPresent(known))
+        throw new ConflictError('container', `${path} is not the namespace "${container}" was connected with (it is gone or was replaced); disconnect it first`);
+      // Addresses on the bridge itself are taken too (IPAM never hands out one in use on the segment).
+      const onBridge = (await this.ip.addresses()).filter((l) => l.ifname === net.bridge).flatMap((l) => l.addr_info.map((a) => a.local));
+      const ep = planEndpoint(state, network, container, input, newHostIfname(state), onBridge);
+      // A path is pinned to the namespace it names now; a name is the container's identity itself
+      // (a namespace re-created under that name is the container coming back).
+      const pinned = container.includes('/') && nsid ? { nsid } : {};
+      const box: Container = known ?? { name: container, netns: path, created: !container.includes('/') && !exists, ...pinned };
       // The first network with egress gives the default route, as Docker's first network does.
       const hasRoute = state.endpoints.some((e) => e.container === container && !findNetwork(state, e.network).internal);
       const next: State = {
@@ -144,10 +184,17 @@ export class Host {
       };
       const steps: Step[] = [];
       if (!known) steps.push(netnsStep(this.nsIp, box));
-      steps.push(vethStep(this.ip, net, ep, box.netns));
-      steps.push(containerStep(new Ip(this.runner, box.netns), net, ep, !net.internal && !hasRoute));
+      // Its addresses are allowed through its port before the port exists: never a moment unchecked.
+      steps.push({
+        name: 'firewall',
+        detail: `source addresses ${ep.addresses.join(' ')} on ${ep.hostIfname}`,
+        run: () => this.firewall.addEndpoint(next, ep),
+        undo: () => this.firewall.removeEndpoint(ep, state),
+      });
+      steps.push(vethStep(this.ip, net, ep, box.netns, this.mark));
+      steps.push(containerStep(new Ip(this.runner, box.netns), net, ep, !net.internal && !hasRoute, this.mark));
       steps.push(this.saveStep(state, next));
-      return { steps, result: () => ep };
+      return { steps, result: () => ep, creates: { links: [ep.hostIfname], netns: box.created && !known ? [box.name] : [] } };
     });
   }
 
@@ -176,7 +223,7 @@ export class Host {
   unpublish$(network: string, container: string, specs: readonly string[]): Observable<OperationEvent<PublishedPort[]>> {
     return this.op('unpublish', async (state) => {
       const ports = planUnpublish(state, network, container, specs.map((s) => parseUnpublishSpec(s, 'spec')));
-      const next: State = { ...state, ports: state.ports.filter((p) => !ports.includes(p)) };
+      const next: State = { ...state, ports: withoutPorts(state.ports, ports) };
       return {
         steps: [
           {
@@ -203,7 +250,7 @@ export class Host {
       const next: State = {
         ...state,
         endpoints,
-        ports: state.ports.filter((p) => !ports.includes(p)),
+        ports: withoutPorts(state.ports, ports),
         containers: stillUsed ? state.containers : state.containers.filter((c) => c.name !== container),
       };
       const steps: Step[] = [];
@@ -214,7 +261,13 @@ export class Host {
           run: async () => void (await this.firewall.removePorts(state, ports, next)),
           undo: async () => void (await this.firewall.addPorts(state, ports)),
         });
-      steps.push(removeLinkStep(this.ip, ep.hostIfname, 'veth'));
+      steps.push(removeLinksStep(this.ip, [ep.hostIfname], 'veth', this.mark));
+      steps.push({
+        name: 'firewall',
+        detail: `source addresses of ${ep.hostIfname}`,
+        run: () => this.firewall.removeEndpoint(ep, next),
+        undo: () => this.firewall.addEndpoint(state, ep),
+      });
       if (!stillUsed && box?.created) steps.push(this.removeNetnsStep(box));
       steps.push(this.saveStep(state, next));
       return { steps, result: () => ep };
@@ -228,7 +281,7 @@ export class Host {
       if (users.length > 0) throw new ValidationError('network', `network "${name}" still has containers connected: ${users.join(', ')}`);
       const next: State = { ...state, networks: state.networks.filter((n) => n !== net) };
       return {
-        steps: [this.rebuildStep(state, next), removeLinkStep(this.ip, net.bridge, 'bridge'), this.saveStep(state, next)],
+        steps: [this.rebuildStep(state, next), removeLinksStep(this.ip, [net.bridge], 'bridge', this.mark), this.saveStep(state, next)],
         result: () => net,
       };
     });
@@ -239,6 +292,7 @@ export class Host {
     return this.op('apply', async (state) => {
       let doc: NftDocument | undefined;
       const steps: Step[] = [
+        this.orphansStep(state),
         { name: 'links', detail: 'bridges and endpoints', run: () => this.ensureLinks(state) },
         { name: 'firewall', detail: 'rebuild table nftbridge', run: async () => void (doc = await this.firewall.rebuild(state)) },
       ];
@@ -250,9 +304,9 @@ export class Host {
   down$(): Observable<OperationEvent<State>> {
     return this.op('down', async (state) => {
       // Firewall first while the links still exist, then endpoints, then bridges (netavark's order).
-      const steps: Step[] = [{ name: 'firewall', detail: `delete table ${FAMILY} ${TABLE}`, run: () => this.firewall.remove() }];
-      for (const ep of state.endpoints) steps.push(removeLinkStep(this.ip, ep.hostIfname, 'veth'));
-      for (const net of state.networks) steps.push(removeLinkStep(this.ip, net.bridge, 'bridge'));
+      const steps: Step[] = [{ name: 'firewall', detail: `delete table ${FAMILY} ${TABLE}`, run: () => this.firewall.remove() }, this.orphansStep(state)];
+      if (state.endpoints.length > 0) steps.push(removeLinksStep(this.ip, state.endpoints.map((ep) => ep.hostIfname), 'veths', this.mark));
+      if (state.networks.length > 0) steps.push(removeLinksStep(this.ip, state.networks.map((n) => n.bridge), 'bridges', this.mark));
       for (const box of state.containers) if (box.created) steps.push(this.removeNetnsStep(box));
       steps.push(this.saveStep(state, emptyState()));
       return { steps, result: () => state };
@@ -302,7 +356,22 @@ export class Host {
   /** Desired state and where the kernel differs from it. */
   async status(): Promise<Status> {
     const state = await this.store.read();
-    return { state, drift: await observeDrift(this, state) };
+    return { state, drift: await observeDrift({ ip: this.ip, firewall: this.firewall, owner: this.ownerContext() }, state) };
+  }
+
+  /**
+   * `nftbridge recover`: makes an unreadable state readable again, keeping what can be read (see
+   * StateStore.recover); `apply` afterwards converges the kernel to it.
+   */
+  async recover(): Promise<{ state: State; dropped: string[] }> {
+    const release = await this.lock();
+    try {
+      const result = await this.store.recover();
+      this.current = result.state;
+      return result;
+    } finally {
+      await release();
+    }
   }
 
   async close(): Promise<void> {
@@ -320,9 +389,11 @@ export class Host {
     const links = new Map(addrs.map((l) => [l.ifname, l]));
     const routes = new Set([...routes4, ...routes6].map((r) => `${r.dst} ${r.dev ?? ''}`));
     const families = new Set<4 | 6>();
+    // A path that names the host's (or our own) namespace now is never acted in.
+    const forbidden = forbiddenNamespaces(this.netns);
     for (const net of state.networks) {
       const bridge = links.get(net.bridge);
-      if (!bridge) await bridgeStep(this.runner, this.ip, net).run();
+      if (!bridge) await bridgeStep(this.runner, this.ip, net, this.mark).run();
       else await this.ensureBridgeAddresses(net, bridge, routes);
       for (const x of net.subnets) families.add(parseCidr('subnet', x.cidr).family);
     }
@@ -336,13 +407,16 @@ export class Host {
           await this.ip.batch([['link', 'set', ep.hostIfname, 'master', net.bridge, 'up'], bridgePortArgs(net, ep.hostIfname)]);
         continue;
       }
-      if (!box || !(await pathExists(box.netns))) continue; // the container is gone; its ports are dropped by the controller
+      // The container is gone, or its path names another namespace now: nothing is done there
+      // (the controller drops its ports until it returns).
+      if (!box || !containerPresent(box) || forbidden.has(nsIdentity(box.netns) ?? '')) continue;
       const cip = new Ip(this.runner, box.netns);
+      // A leftover of ours inside (its veth peer lost) is replaced; an interface of the container's own is never touched.
       const inside = await cip.links().catch(() => []);
-      if (inside.some((l) => l.ifname === ep.ifname)) await cip.run(['link', 'del', ep.ifname]).catch(() => undefined);
-      await vethStep(this.ip, net, ep, box.netns).run();
+      if (inside.some((l) => l.ifname === ep.ifname && l.ifalias === this.mark)) await cip.run(['link', 'del', ep.ifname]).catch(() => undefined);
+      await vethStep(this.ip, net, ep, box.netns, this.mark).run();
       const hasRoute = state.endpoints.some((e) => e !== ep && e.container === ep.container && !findNetwork(state, e.network).internal);
-      await containerStep(cip, net, ep, !net.internal && !hasRoute).run();
+      await containerStep(cip, net, ep, !net.internal && !hasRoute, this.mark).run();
     }
   }
 
@@ -451,13 +525,50 @@ export class Host {
     }
   }
 
-  private op<T>(name: string, build: (state: State) => Promise<{ steps: Step[]; result: () => T }>): Observable<OperationEvent<T>> {
+  /** Removes what an interrupted operation left (an intent file exists only when its writer died). */
+  async recoverInterrupted(state: State): Promise<void> {
+    const intent = this.intents.read();
+    if (!intent) return;
+    await removeOrphans(this, findOrphans(state, await this.ip.addresses(), this.mark, intent));
+    this.intents.clear();
+  }
+
+  private orphansStep(state: State): Step {
+    const step: Step = {
+      name: 'orphans',
+      detail: 'none',
+      run: async () => {
+        const orphans = findOrphans(state, await this.ip.addresses(), this.mark, this.intents.read());
+        await removeOrphans(this, orphans);
+        this.intents.clear();
+        if (orphans.links.length + orphans.netns.length > 0) step.detail = `removed ${[...orphans.links, ...orphans.netns].join(' ')}`;
+      },
+    };
+    return step;
+  }
+
+  private op<T>(
+    name: string,
+    build: (state: State) => Promise<{ steps: Step[]; result: () => T; creates?: Partial<Pick<Intent, 'links' | 'netns'>> }>,
+  ): Observable<OperationEvent<T>> {
     return operation(name, async () => {
-      const release = await this.lock();
+      const unlock = await this.lock();
+      let intent = false;
+      const release = async () => {
+        // Reached after the state was saved, or after the rollback: nothing is pending any more.
+        if (intent) this.intents.clear();
+        await unlock();
+      };
       try {
         const state = await this.store.read();
         this.current = state;
-        return { ...(await build(state)), release };
+        await this.recoverInterrupted(state);
+        const plan = await build(state);
+        if (plan.creates) {
+          this.intents.write({ op: name, links: plan.creates.links ?? [], netns: plan.creates.netns ?? [] });
+          intent = true;
+        }
+        return { ...plan, release };
       } catch (err) {
         await release();
         throw err;

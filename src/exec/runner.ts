@@ -43,6 +43,16 @@ export function inNetns(command: string, argv: readonly string[], netns?: string
   return ['nsenter', [`--net=${netns}`, '--', command, ...argv]];
 }
 
+/**
+ * A long-lived child that dies with its parent, also after a kill -9 of the parent (no exit
+ * handler runs then): util-linux's setpriv sets PR_SET_PDEATHSIG and execs the command, so the
+ * child keeps its PID and the signal survives the exec. Without it a spare `nft -f FIFO` blocked
+ * on its open forever under PID 1, keeping the host namespace alive.
+ */
+export function dieWithParent([file, args]: [string, string[]]): [string, string[]] {
+  return ['setpriv', ['--pdeathsig', 'KILL', '--', file, ...args]];
+}
+
 /** Runs commands with execa: argument arrays only, never a shell string. */
 export class ExecaRunner implements Runner {
   async run(command: string, argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {

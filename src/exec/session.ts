@@ -10,7 +10,7 @@
 import { statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { execa, type ResultPromise } from 'execa';
-import { CHILD_ENV, inNetns } from './runner.js';
+import { CHILD_ENV, dieWithParent, inNetns } from './runner.js';
 
 export interface SessionProtocol {
   /** The line that marks the end of request `seq`. */
@@ -56,7 +56,7 @@ export class LineSession {
     private readonly protocol: SessionProtocol,
   ) {
     this.identity = netnsIdentity(netns);
-    const [file, args] = inNetns(command, argv, netns);
+    const [file, args] = dieWithParent(inNetns(command, argv, netns));
     this.child = execa(file, args, { buffer: false, reject: false, env: CHILD_ENV, cleanup: true, stdin: 'pipe' });
     this.child.stderr?.on('data', (d: Buffer) => {
       this.stderr += d.toString();

@@ -1,9 +1,11 @@
 /** The owned table in the kernel: full atomic rebuilds, and element-only changes for published ports. */
 import { NftError } from '../errors.js';
 import type { NftClient } from '../nft/client.js';
-import type { NftDocument } from '../nft/schema.js';
+import type { Listing, NftDocument } from '../nft/schema.js';
 import type { Element } from '../nft/transaction.js';
-import type { PublishedPort, State } from '../topology/state.js';
+import type { Endpoint, PublishedPort, State } from '../topology/state.js';
+import { endpointElements, spoofTransaction } from './antispoof.js';
+import { familyOfSet, SPOOF_FAMILY, TABLE } from './names.js';
 import { ownedTransaction, portElements, renderRuleset } from './render.js';
 
 export class Firewall {
@@ -18,8 +20,8 @@ export class Firewall {
       if (!(err instanceof NftError)) throw err;
       // A table somebody reshaped (a set of another type, say) cannot be flushed into shape:
       // delete and recreate it, still in one transaction.
-      const tx = ownedTransaction().addTable().deleteTable();
-      await this.nft.apply({ nftables: [...tx.toDocument().nftables, ...doc.nftables] });
+      const reset = [...ownedTransaction().addTable().deleteTable().toDocument().nftables, ...spoofTransaction().addTable().deleteTable().toDocument().nftables];
+      await this.nft.apply({ nftables: [...reset, ...doc.nftables] });
     }
     return doc;
   }
@@ -56,8 +58,52 @@ export class Firewall {
     }
   }
 
+  /** An endpoint's addresses through its port (anti-spoofing elements); the table is rebuilt for `state` when not as expected. */
+  async addEndpoint(state: State, ep: Endpoint): Promise<void> {
+    await this.changeEndpoint(ep, 'add', state);
+  }
+
+  /** `after` is the state without the endpoint, for the rebuild when the table is not as expected. */
+  async removeEndpoint(ep: Endpoint, after: State): Promise<void> {
+    await this.changeEndpoint(ep, 'delete', after);
+  }
+
+  private async changeEndpoint(ep: Endpoint, how: 'add' | 'delete', fallback: State): Promise<void> {
+    const tx = spoofTransaction();
+    for (const { set, elem } of endpointElements(ep)) {
+      if (how === 'add') tx.addElements(set, elem);
+      else tx.deleteElements(set, elem);
+    }
+    try {
+      await this.nft.apply(tx.toDocument());
+    } catch (err) {
+      if (!(err instanceof NftError)) throw err;
+      await this.rebuild(fallback);
+    }
+  }
+
+  /** Both of nftbridge's tables, as one listing (their object names differ); null when the main table is missing. */
+  async list(): Promise<Listing | null> {
+    const [main, spoof] = await Promise.all([this.nft.list(), this.nft.list(SPOOF_FAMILY, TABLE)]);
+    if (!main) return null;
+    return { nftables: [...main.nftables, ...(spoof?.nftables ?? [])] };
+  }
+
+  /** Element changes (a drift repair) in one transaction, each set in its own table. */
+  elementChanges(changes: readonly { set: string; add: Element[]; del: Element[] }[]): NftDocument {
+    const main = ownedTransaction();
+    const spoof = spoofTransaction();
+    for (const { set, add, del } of changes) {
+      const tx = familyOfSet(set) === SPOOF_FAMILY ? spoof : main;
+      tx.deleteElements(set, del.map(keyOf));
+      tx.addElements(set, add);
+    }
+    return { nftables: [...main.toDocument().nftables, ...spoof.toDocument().nftables] };
+  }
+
   async remove(): Promise<void> {
     await this.nft.deleteTable();
+    await this.nft.deleteTable(SPOOF_FAMILY, TABLE);
   }
 
   async close(): Promise<void> {

@@ -29,3 +29,20 @@ export const CHAIN = {
   dnat4: 'dnat4',
   dnat6: 'dnat6',
 } as const;
+
+/**
+ * The anti-spoofing table: a bridge-family table of the same name, since only the bridge family
+ * sees which bridge port a frame came in on (the inet hooks see the bridge). Its object names
+ * differ from the inet table's, so the two listings merge into one shape for drift.
+ */
+export const SPOOF_FAMILY = 'bridge' as const;
+export const SPOOF = {
+  ports: 'spoof_ports',
+  src4: 'spoof_src4',
+  src6: 'spoof_src6',
+  prerouting: 'spoof_prerouting',
+  check: 'spoof_check',
+} as const;
+const SPOOF_SETS: ReadonlySet<string> = new Set([SPOOF.ports, SPOOF.src4, SPOOF.src6]);
+/** Which table a set lives in, by its name. */
+export const familyOfSet = (set: string) => (SPOOF_SETS.has(set) ? SPOOF_FAMILY : FAMILY);

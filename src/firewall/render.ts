@@ -7,6 +7,7 @@ import type { Network, PublishedPort, State } from '../topology/state.js';
 import * as e from '../nft/expr.js';
 import type { Expr, NftDocument } from '../nft/schema.js';
 import { Transaction, type Element, type MapSpec } from '../nft/transaction.js';
+import { renderAntispoof } from './antispoof.js';
 import { CHAIN, FAMILY, PORT_MAP_KINDS, portMapName, SET_BRIDGES, SET_GATEWAYS, TABLE, type PortMapKind } from './names.js';
 
 const L3 = { 4: 'ip', 6: 'ip6' } as const;
@@ -190,6 +191,6 @@ export function renderRuleset(state: State): NftDocument {
   forwardRules(tx, nets);
   inputRules(tx, nets);
   elements(tx, state, nets);
-  return tx.toDocument();
+  return { nftables: [...tx.toDocument().nftables, ...renderAntispoof(state)] };
 }
 

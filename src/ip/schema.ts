@@ -10,6 +10,7 @@ export const linkSchema = z.looseObject({
   operstate: z.string().optional(),
   link_type: z.string().optional(),
   address: z.string().optional(),
+  ifalias: z.string().optional(),
   linkinfo: z.looseObject({ info_kind: z.string().optional() }).optional(),
 });
 export type Link = z.infer<typeof linkSchema>;
@@ -27,6 +28,9 @@ export const addrSchema = z.looseObject({
   ifname: z.string(),
   flags: z.array(z.string()).default([]),
   master: z.string().optional(),
+  /** The mark nftbridge puts on every link it creates (see ops/ownership.ts). */
+  ifalias: z.string().optional(),
+  linkinfo: z.looseObject({ info_kind: z.string().optional() }).optional(),
   addr_info: z.array(addrInfoSchema).default([]),
 });
 export type LinkAddresses = z.infer<typeof addrSchema>;

@@ -1,7 +1,7 @@
 /** `nftbridge sandbox -- COMMAND...`: runs a command where it can create namespaces without leaving any behind. */
 import { spawnSync } from 'node:child_process';
 import type { Command } from '../cli/commands.js';
-import { ValidationError } from '../errors.js';
+import { NftbridgeError, ValidationError } from '../errors.js';
 import { canSandbox, inSandbox, prepareSandbox, runSandboxed, SANDBOX_ENV } from './sandbox.js';
 
 export const sandboxCommand: Command = {
@@ -11,8 +11,9 @@ export const sandboxCommand: Command = {
     if (argv.length === 0) throw new ValidationError('COMMAND', 'missing');
     if (process.env[SANDBOX_ENV] === 'pending') prepareSandbox();
     else if (!inSandbox()) {
-      if (canSandbox()) return runSandboxed([process.execPath, ...process.execArgv, process.argv[1] ?? '', 'sandbox', '--', ...argv]);
-      io.err('nftbridge: user namespaces are not available here; running without a sandbox');
+      // Never the real namespace: a command meant for a sandbox may flush rulesets or delete links.
+      if (!canSandbox()) throw new NftbridgeError('sandbox: cannot create a user + network + mount namespace here (unshare -rnm failed); nothing was run');
+      return runSandboxed([process.execPath, ...process.execArgv, process.argv[1] ?? '', 'sandbox', '--', ...argv]);
     }
     const r = spawnSync(argv[0] ?? '', argv.slice(1), { stdio: 'inherit', env: process.env });
     if (r.error) throw new ValidationError('COMMAND', r.error.message);

@@ -7,8 +7,12 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { nsIdentity } from '../ip/netns.js';
+import { NftbridgeError } from '../errors.js';
 
 export const SANDBOX_ENV = 'NFTBRIDGE_SANDBOX';
+/** The namespace the sandbox was started from, which the command inside must not be in. */
+const OUTER_NS_ENV = 'NFTBRIDGE_SANDBOX_OUTER_NS';
 
 export const inSandbox = () => process.env[SANDBOX_ENV] === '1';
 
@@ -34,7 +38,15 @@ export function runSandboxed(argv: readonly string[]): number {
   try {
     const r = spawnSync('unshare', ['-rnm', '--propagation', 'private', '--', cmd, ...args], {
       stdio: 'inherit',
-      env: { ...process.env, [SANDBOX_ENV]: 'pending', TMPDIR: tmp, PATH: rootPath(process.env.PATH) },
+      env: {
+        ...process.env,
+        [SANDBOX_ENV]: 'pending',
+        [OUTER_NS_ENV]: nsIdentity('/proc/self/ns/net') ?? '',
+        TMPDIR: tmp,
+        PATH: rootPath(process.env.PATH),
+        // Inside, the default state is the sandbox's own: never the machine's /var/lib/nftbridge.
+        NFTBRIDGE_STATE_DIR: join(tmp, 'state'),
+      },
     });
     if (r.error) throw r.error;
     return r.status ?? (r.signal ? 128 + 1 : 1);
@@ -45,6 +57,9 @@ export function runSandboxed(argv: readonly string[]): number {
 
 /** Inside a fresh sandbox: a private tmpfs for /run/netns, and loopback up. */
 export function prepareSandbox(): void {
+  // unshare said it made a network namespace; make sure before anything runs.
+  const outer = process.env[OUTER_NS_ENV];
+  if (!outer || nsIdentity('/proc/self/ns/net') === outer) throw new NftbridgeError('sandbox: still in the network namespace it was started from; refusing to run');
   const mount = (target: string) => spawnSync('mount', ['-t', 'tmpfs', 'nftbridge-sandbox', target], { stdio: 'inherit' });
   if (!existsSync('/run/netns') || mount('/run/netns').status !== 0) {
     // No /run/netns to mount over (and no right to create one): replace /run as a whole.

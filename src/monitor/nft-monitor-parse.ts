@@ -21,7 +21,8 @@ export function parseNftMonitorLine(line: string, family: string, table: string)
   if (!parsed.success) return undefined;
   const [action, objects] = Object.entries(parsed.data)[0] ?? [];
   const [object, body] = Object.entries(objects ?? {})[0] ?? [];
-  if (!action || !object || !body || body.family !== family) return undefined;
+  // nftbridge's anti-spoofing table has the same name in the bridge family.
+  if (!action || !object || !body || (body.family !== family && body.family !== 'bridge')) return undefined;
   const ours = object === 'table' ? body.name === table : body.table === table;
   if (!ours) return undefined;
   return rulesetEventSchema.parse({ type: 'ruleset', action, object, ...(body.name ? { name: body.name } : {}) });

@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline';
 import { execa } from 'execa';
 import { Observable } from 'rxjs';
 import { NftbridgeError } from '../errors.js';
-import { CHILD_ENV, inNetns } from '../exec/runner.js';
+import { CHILD_ENV, dieWithParent, inNetns } from '../exec/runner.js';
 
 /** The monitor process ended on its own: the source errors so that it gets restarted. */
 export class MonitorExitedError extends NftbridgeError {
@@ -26,7 +26,7 @@ export interface ChildInfo {
 
 export function processLines(command: string, argv: readonly string[], netns: string | undefined, onChild?: (c: ChildInfo) => void): Observable<string> {
   return new Observable<string>((subscriber) => {
-    const [file, args] = inNetns(command, argv, netns);
+    const [file, args] = dieWithParent(inNetns(command, argv, netns));
     const child = execa(file, args, { buffer: false, reject: false, stdin: 'ignore', env: CHILD_ENV, cleanup: true });
     let stopping = false;
     let stderr = '';

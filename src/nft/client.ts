@@ -58,13 +58,13 @@ export class NftClient {
     await this.runner.run('nft', ['-c', '-j', '-f', '-'], { input: serialize(doc), inputAsFile: true, netns: this.netns });
   }
 
-  /** Lists only the owned table; null when it does not exist. */
-  async list(): Promise<Listing | null> {
+  /** Lists only the owned table (or another of nftbridge's, by family); null when it does not exist. */
+  async list(family: Family = this.family, table: string = this.table): Promise<Listing | null> {
     try {
       const session = this.live();
       const stdout = session
-        ? ((await session.run(JSON.stringify({ nftables: [{ list: { table: { family: this.family, name: this.table } } }] })))[0] ?? '')
-        : (await this.runner.run('nft', ['-j', 'list', 'table', this.family, this.table], { netns: this.netns })).stdout;
+        ? ((await session.run(JSON.stringify({ nftables: [{ list: { table: { family, name: table } } }] })))[0] ?? '')
+        : (await this.runner.run('nft', ['-j', 'list', 'table', family, table], { netns: this.netns })).stdout;
       const parsed = listingSchema.safeParse(JSON.parse(stdout));
       if (!parsed.success) throw new SchemaError('nft -j list table', parsed.error.issues);
       return parsed.data;
@@ -74,10 +74,10 @@ export class NftClient {
     }
   }
 
-  /** Removes the owned table; a table that is already gone is not an error. */
-  async deleteTable(): Promise<void> {
+  /** Removes the owned table (or another of nftbridge's); a table that is already gone is not an error. */
+  async deleteTable(family: Family = this.family, table: string = this.table): Promise<void> {
     try {
-      await this.runner.run('nft', ['delete', 'table', this.family, this.table], { netns: this.netns });
+      await this.runner.run('nft', ['delete', 'table', family, table], { netns: this.netns });
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }

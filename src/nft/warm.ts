@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { execa, type Result, type ResultPromise } from 'execa';
 import { NftError } from '../errors.js';
-import { CHILD_ENV, inNetns } from '../exec/runner.js';
+import { CHILD_ENV, dieWithParent, inNetns } from '../exec/runner.js';
 import { netnsIdentity } from '../exec/session.js';
 
 function hold(child: ResultPromise, on: boolean): void {
@@ -72,7 +72,7 @@ export class WarmNft {
   }
 
   private start(): ResultPromise {
-    const [file, args] = inNetns('nft', ['-j', '-f', this.fifo], this.netns);
+    const [file, args] = dieWithParent(inNetns('nft', ['-j', '-f', this.fifo], this.netns));
     const child = execa(file, args, { reject: false, env: CHILD_ENV, stdin: 'ignore', cleanup: true });
     // A spare must not keep a program alive; one in use must.
     hold(child, false);

@@ -11,6 +11,11 @@ export interface Step {
   detail?: string;
   run(): Promise<void>;
   undo?(): Promise<void>;
+  /**
+   * The step makes several changes and its undo removes only what is provably its own: run the
+   * undo also when the step itself fails midway, so its partial work goes too.
+   */
+  undoOnFailure?: boolean;
 }
 
 export type OperationEvent<T> =
@@ -54,7 +59,12 @@ export function operation<T>(name: string, plan: () => Promise<OperationPlan<T>>
         const { steps, result } = p;
         for (const [index, step] of steps.entries()) {
           if (cancelled) break;
-          await step.run();
+          try {
+            await step.run();
+          } catch (err) {
+            if (step.undoOnFailure) done.push(step);
+            throw err;
+          }
           done.push(step);
           subscriber.next({ type: 'step', operation: name, step: step.name, ...(step.detail ? { detail: step.detail } : {}), index, total: steps.length });
         }

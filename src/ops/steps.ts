@@ -8,6 +8,7 @@ import { setSysctl } from '../ip/sysctl.js';
 import { parseCidr } from '../topology/cidr.js';
 import type { Container, Endpoint, Network } from '../topology/state.js';
 import type { Step } from './operation.js';
+import { deleteOwnedLinks, markArgs } from './ownership.js';
 
 const ignoreMissing = async (p: Promise<void>) => {
   try {
@@ -19,8 +20,8 @@ const ignoreMissing = async (p: Promise<void>) => {
 
 
 /** Bridge with its gateway addresses, up; IPv6 router advertisements from containers are ignored. */
-export function bridgeStep(runner: Runner, ip: Ip, net: Network): Step {
-  const lines: IpArgs[] = [['link', 'add', net.bridge, ...(net.mtu ? ['mtu', String(net.mtu)] : []), 'type', 'bridge']];
+export function bridgeStep(runner: Runner, ip: Ip, net: Network, mark: string): Step {
+  const lines: IpArgs[] = [['link', 'add', net.bridge, ...(net.mtu ? ['mtu', String(net.mtu)] : []), 'type', 'bridge'], markArgs(net.bridge, mark)];
   for (const s of net.subnets) {
     const c = parseCidr('subnet', s.cidr);
     lines.push(['addr', 'add', `${s.gateway}/${c.prefix}`, 'dev', net.bridge, ...(c.family === 6 ? ['nodad'] : [])]);
@@ -49,12 +50,24 @@ export function bridgeStep(runner: Runner, ip: Ip, net: Network): Step {
       // other use of it).
       await setSysctl(runner, ip.netns, ['net', 'ipv4', 'conf', net.bridge, 'route_localnet'], '1');
     },
-    undo: () => ignoreMissing(ip.run(['link', 'del', net.bridge])),
+    // Also when the step itself failed midway (an address refused): only a bridge with our mark goes.
+    undo: async () => void (await deleteOwnedLinks(ip, [net.bridge], mark)),
+    undoOnFailure: true,
   };
 }
 
-export function removeLinkStep(ip: Ip, name: string, stepName: string): Step {
-  return { name: stepName, detail: name, run: () => ignoreMissing(ip.run(['link', 'del', name])) };
+/** Removes links this state made (their mark says so); others of those names are left alone. */
+export function removeLinksStep(ip: Ip, names: readonly string[], stepName: string, mark: string): Step {
+  const step: Step = {
+    name: stepName,
+    detail: names.join(' '),
+    run: async () => {
+      const foreign = await deleteOwnedLinks(ip, names, mark);
+      // The progress event is sent after the step ran, so it says what was left.
+      if (foreign.length > 0) step.detail = `${names.filter((n) => !foreign.includes(n)).join(' ') || '(none)'}; left ${foreign.join(' ')} alone: not made by nftbridge for this state`;
+    },
+  };
+  return step;
 }
 
 /** Forwarding on in the host namespace; left on at teardown, as Docker does. */
@@ -98,7 +111,7 @@ export function bridgePortArgs(net: Network, hostIfname: string): IpArgs {
 }
 
 /** The veth pair is created with its peer directly in the container: no move, one process. */
-export function vethStep(hostIp: Ip, net: Network, ep: Endpoint, containerNetns: string): Step {
+export function vethStep(hostIp: Ip, net: Network, ep: Endpoint, containerNetns: string, mark: string): Step {
   const mtu = net.mtu ? ['mtu', String(net.mtu)] : [];
   const peer = ['peer', 'name', ep.ifname, ...(ep.mac ? ['address', ep.mac] : []), ...mtu, 'netns', containerNetns];
   return {
@@ -108,22 +121,27 @@ export function vethStep(hostIp: Ip, net: Network, ep: Endpoint, containerNetns:
       await hostIp
         .batch([
           ['link', 'add', ep.hostIfname, ...mtu, 'type', 'veth', ...peer],
+          markArgs(ep.hostIfname, mark),
           ['link', 'set', ep.hostIfname, 'master', net.bridge, 'up'],
           bridgePortArgs(net, ep.hostIfname),
         ])
         .catch((err: unknown) => {
           if (err instanceof BatchError && err.line === 0 && isAlreadyExists(err))
             throw new ConflictError('ifname', `${ep.ifname} already exists in container "${ep.container}"`);
+          if (err instanceof BatchError && /Exchange full/.test(err.stderr))
+            throw new ConflictError('network', `bridge ${net.bridge} has no free port: a Linux bridge takes at most 1023 ports (BR_MAX_PORTS)`);
           throw err;
         });
     },
-    undo: () => ignoreMissing(hostIp.run(['link', 'del', ep.hostIfname])),
+    undo: async () => void (await deleteOwnedLinks(hostIp, [ep.hostIfname], mark)),
+    undoOnFailure: true,
   };
 }
 
 /** Inside the container: loopback up, addresses, link up, and the default route when wanted. */
-export function containerStep(containerIp: Ip, net: Network, ep: Endpoint, defaultRoute: boolean): Step {
-  const lines: IpArgs[] = [['link', 'set', 'lo', 'up']];
+export function containerStep(containerIp: Ip, net: Network, ep: Endpoint, defaultRoute: boolean, mark: string): Step {
+  // The container side is marked too: a repair only ever replaces a leftover of ours.
+  const lines: IpArgs[] = [['link', 'set', 'lo', 'up'], markArgs(ep.ifname, mark)];
   for (const addr of ep.addresses) {
     const subnet = net.subnets.find((s) => s.cidr.includes(':') === addr.includes(':'));
     const len = subnet?.cidr.split('/')[1] ?? (addr.includes(':') ? '64' : '24');

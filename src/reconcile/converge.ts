@@ -2,14 +2,13 @@
  * One convergence: read the desired state, look at the kernel once, and if anything differs repair
  * links and rebuild the table in at most one nft transaction. Nothing is written when nothing differs.
  */
-import { pathExists } from '../exec/path-exists.js';
-import { keyOf } from '../firewall/firewall.js';
-import { ownedTransaction, renderRuleset } from '../firewall/render.js';
+import { renderRuleset } from '../firewall/render.js';
 import type { Hooks } from '../hooks/hooks.js';
 import type { Host } from '../host.js';
 import type { NftDocument } from '../nft/schema.js';
 import type { State } from '../topology/state.js';
-import { elementRepair, observeAll, observeTable, type Drift } from './drift.js';
+import { containerPresent, elementRepair, observeAll, observeTable, type Drift } from './drift.js';
+import { removeOrphans } from './orphans.js';
 import type { Trigger } from './pipeline.js';
 
 export interface ConvergeResult {
@@ -33,6 +32,7 @@ export function withoutContainers(state: State, absent: ReadonlySet<string>): St
 }
 
 const LINK_KINDS = new Set(['bridge', 'address', 'route', 'endpoint']);
+// 'orphan' drift is handled on its own: removed before links are repaired.
 const TABLE_KINDS = new Set(['table', 'chain', 'set']);
 
 export async function converge(host: Host, hooks: Hooks, reasons: Trigger[]): Promise<ConvergeResult> {
@@ -40,11 +40,11 @@ export async function converge(host: Host, hooks: Hooks, reasons: Trigger[]): Pr
     const started = performance.now();
     const state = await host.store.read();
     const absent = new Set<string>();
-    for (const c of state.containers) if (!(await pathExists(c.netns))) absent.add(c.name);
+    for (const c of state.containers) if (!containerPresent(c)) absent.add(c.name);
     const effective = withoutContainers(state, absent);
     // Woken only by changes to the table: the table is all that needs looking at.
     const tableOnly = reasons.length > 0 && reasons.every((r) => r.source === 'nft-monitor');
-    const seen = tableOnly ? await observeTable(host, effective) : await observeAll(host, effective);
+    const seen = tableOnly ? await observeTable(host, effective) : await observeAll({ ip: host.ip, firewall: host.firewall, owner: host.ownerContext(state) }, effective);
     // A vanished container is expected, not drift to repair: the state keeps it for its return.
     const drift = seen.drift.filter((d) => d.kind !== 'container');
     const report = { reasons, drift };
@@ -58,15 +58,12 @@ export async function converge(host: Host, hooks: Hooks, reasons: Trigger[]): Pr
     // Only elements differ (a container went away, an element was deleted): change just those.
     const repair = tableDrift ? elementRepair(seen.want, seen.have) : undefined;
     let document: NftDocument | undefined;
-    if (repair) {
-      const tx = ownedTransaction();
-      for (const { set, add, del } of repair) {
-        tx.deleteElements(set, del.map(keyOf));
-        tx.addElements(set, add);
-      }
-      document = tx.toDocument();
-    } else if (tableDrift) document = renderRuleset(effective);
+    if (repair) document = host.firewall.elementChanges(repair);
+    else if (tableDrift) document = renderRuleset(effective);
     hooks.emit('plan', { ...report, links, ...(document ? { document } : {}) });
+    // Orphans of an interrupted operation go first: a leftover veth may still hold an address.
+    if (seen.orphans && seen.orphans.links.length + seen.orphans.netns.length > 0) await removeOrphans(host, seen.orphans);
+    if (seen.orphans) host.intents.clear();
     if (links) await host.ensureLinks(effective);
     if (document && repair) await host.nft.apply(document).catch(() => host.firewall.rebuild(effective));
     else if (document) await host.firewall.rebuild(effective);

@@ -1,13 +1,15 @@
 /** Compares the desired state with what the kernel has: the owned table, bridges, endpoints, namespaces. */
-import { pathExists } from '../exec/path-exists.js';
 import type { Ip } from '../ip/ip.js';
-import type { NftClient } from '../nft/client.js';
+import type { Firewall } from '../firewall/firewall.js';
 import type { Listing, NftDocument } from '../nft/schema.js';
 import type { Element } from '../nft/transaction.js';
 import { renderRuleset } from '../firewall/render.js';
-import type { State } from '../topology/state.js';
+import type { Intent } from '../topology/intent.js';
+import type { Container, State } from '../topology/state.js';
+import { nsIdentity } from '../ip/netns.js';
+import { findOrphans, orphanDrift, type Orphans } from './orphans.js';
 
-export type DriftKind = 'table' | 'chain' | 'set' | 'bridge' | 'address' | 'route' | 'endpoint' | 'container';
+export type DriftKind = 'table' | 'chain' | 'set' | 'bridge' | 'address' | 'route' | 'endpoint' | 'container' | 'orphan';
 
 export interface Drift {
   kind: DriftKind;
@@ -143,11 +145,30 @@ export interface TableObservation {
   drift: Drift[];
   want: TableShape;
   have: TableShape | null;
+  /** Set by observeAll when it was given the owner's mark. */
+  orphans?: Orphans;
+}
+
+/** What identifies the owner of links and what it was doing when interrupted, for orphan detection. */
+export interface OwnerContext {
+  mark: string;
+  intent?: Intent | undefined;
+  /** The whole desired state, when `state` leaves out absent containers (the controller's view). */
+  state?: State;
+}
+
+/**
+ * Is the container's namespace there, and still the one it was connected with? A path such as
+ * /proc/PID/ns/net names another namespace once PID is reused: that is not our container.
+ */
+export function containerPresent(box: Container): boolean {
+  const id = nsIdentity(box.netns);
+  return id !== undefined && (box.nsid === undefined || box.nsid === id);
 }
 
 /** Only the owned table differs from `state`? (One nft listing, no link reads.) */
-export async function observeTable(ctx: { nft: NftClient }, state: State): Promise<TableObservation> {
-  const listing = await ctx.nft.list();
+export async function observeTable(ctx: { firewall: Pick<Firewall, 'list'> }, state: State): Promise<TableObservation> {
+  const listing = await ctx.firewall.list();
   const want = shapeOfDocument(renderRuleset(state));
   const have = listing ? shapeOfListing(listing) : null;
   if (state.networks.length === 0 && !listing) return { drift: [], want, have };
@@ -155,11 +176,11 @@ export async function observeTable(ctx: { nft: NftClient }, state: State): Promi
 }
 
 /** Reads the kernel once (table, links, addresses, routes) and lists every difference from `state`. */
-export async function observeDrift(ctx: { ip: Ip; nft: NftClient }, state: State): Promise<Drift[]> {
+export async function observeDrift(ctx: { ip: Ip; firewall: Pick<Firewall, 'list'>; owner?: OwnerContext }, state: State): Promise<Drift[]> {
   return (await observeAll(ctx, state)).drift;
 }
 
-export async function observeAll(ctx: { ip: Ip; nft: NftClient }, state: State): Promise<TableObservation> {
+export async function observeAll(ctx: { ip: Ip; firewall: Pick<Firewall, 'list'>; owner?: OwnerContext }, state: State): Promise<TableObservation> {
   const v6 = state.networks.some((n) => n.subnets.some((x) => x.cidr.includes(':')));
   const [table, addrs, routes4, routes6] = await Promise.all([
     observeTable(ctx, state),
@@ -185,12 +206,14 @@ export async function observeAll(ctx: { ip: Ip; nft: NftClient }, state: State):
     }
   }
   for (const box of state.containers)
-    if (!(await pathExists(box.netns))) out.push({ kind: 'container', subject: box.name, reason: `namespace ${box.netns} is gone` });
+    if (!containerPresent(box)) out.push({ kind: 'container', subject: box.name, reason: `namespace ${box.netns} is gone (or is another namespace now)` });
   for (const ep of state.endpoints) {
     const link = byName.get(ep.hostIfname);
     const bridge = state.networks.find((n) => n.name === ep.network)?.bridge;
     if (!link) out.push({ kind: 'endpoint', subject: `${ep.network}/${ep.container}`, reason: `host interface ${ep.hostIfname} is missing` });
     else if (link.master !== bridge) out.push({ kind: 'endpoint', subject: `${ep.network}/${ep.container}`, reason: `${ep.hostIfname} is not attached to ${bridge}` });
   }
-  return { ...table, drift: out };
+  if (!ctx.owner) return { ...table, drift: out };
+  const orphans = findOrphans(ctx.owner.state ?? state, addrs, ctx.owner.mark, ctx.owner.intent);
+  return { ...table, drift: [...out, ...orphanDrift(orphans)], orphans };
 }

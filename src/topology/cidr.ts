@@ -99,3 +99,29 @@ export function hostRange(c: Cidr): { first: bigint; last: bigint } {
   const end = c.network + size(c) - 1n;
   return c.family === 4 ? { first: c.network + 1n, last: end - 1n } : { first: c.network + 1n, last: end };
 }
+
+/**
+ * Ranges no container network may use: the kernel treats them specially (loopback, multicast,
+ * link-local, unspecified) or they are reserved or IPv4-mapped, so a bridge there breaks the host
+ * or never works.
+ */
+const SPECIAL: readonly [string, string][] = [
+  ['0.0.0.0/8', 'is "this network" (0.0.0.0/8)'],
+  ['127.0.0.0/8', 'is loopback'],
+  ['169.254.0.0/16', 'is link-local'],
+  ['224.0.0.0/4', 'is multicast'],
+  ['240.0.0.0/4', 'is reserved (240.0.0.0/4, with the broadcast address)'],
+  ['::/128', 'is the unspecified address'],
+  ['::1/128', 'is loopback'],
+  ['::ffff:0:0/96', 'is IPv4-mapped'],
+  ['fe80::/10', 'is link-local'],
+  ['ff00::/8', 'is multicast'],
+];
+const specialRanges = SPECIAL.map(([text, why]) => [parseCidr('subnet', text), why] as const);
+
+/** Why `c` cannot be a container subnet, or undefined when it can. */
+export function specialUse(c: Cidr): string | undefined {
+  if (c.prefix === 0) return 'covers every address';
+  for (const [range, why] of specialRanges) if (overlaps(c, range)) return `${why} (overlaps ${range.text})`;
+  return undefined;
+}

@@ -4,7 +4,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
-import { contains, formatIp, hostRange, overlaps, parseCidr, parseIp, type Cidr } from './cidr.js';
+import { contains, formatIp, hostRange, overlaps, parseCidr, parseIp, specialUse, type Cidr } from './cidr.js';
 import { parsePublishSpec, type PortSpec, type UnpublishSpec } from './publish-spec.js';
 import { IFNAME_RE, type Endpoint, type Network, type PublishedPort, type State } from './state.js';
 
@@ -28,8 +28,15 @@ export interface ConnectInput {
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
+/** Names the kernel or iproute2 take for something else: the sysctl directories conf/all and conf/default, `ip ... help`. */
+const RESERVED_IFNAMES = new Set(['.', '..', 'all', 'default', 'help']);
+
+/** A Linux bridge numbers its ports 1..1023 (BR_MAX_PORTS is 1024, port 0 unused). */
+export const BRIDGE_MAX_PORTS = 1023;
+
 export function checkIfname(field: string, name: string): string {
   if (name === '') throw new ValidationError(field, 'interface name is empty');
+  if (RESERVED_IFNAMES.has(name)) throw new ValidationError(field, `"${name}" is reserved and cannot name an interface`);
   if (name.length > 15) throw new ValidationError(field, `interface name "${name}" is longer than 15 characters`);
   if (!IFNAME_RE.test(name)) throw new ValidationError(field, `interface name "${name}" has characters outside [A-Za-z0-9_.-]`);
   return name;
@@ -77,6 +84,12 @@ export function planNetwork(state: State, input: CreateNetworkInput): Network {
   const gateways = asList(input.gateway);
   const cidrs = subnets.map((s) => parseCidr('subnet', s));
   if (new Set(cidrs.map((c) => c.family)).size !== cidrs.length) throw new ValidationError('subnet', 'at most one subnet per address family');
+  for (const c of cidrs) {
+    const why = specialUse(c);
+    if (why) throw new ValidationError('subnet', `${c.text} ${why}; containers need a private range such as 172.18.0.0/16 or fd00::/64`);
+  }
+  const gwFamilies = gateways.map((g) => parseIp('gateway', g).family);
+  if (new Set(gwFamilies).size !== gwFamilies.length) throw new ValidationError('gateway', 'at most one gateway per address family');
   const planned = cidrs.map((cidr) => {
     const minHosts = cidr.family === 4 ? 30 : 126;
     if (cidr.prefix > minHosts) throw new ValidationError('subnet', `${cidr.text} is too small (/${minHosts - 1} or larger needed)`);
@@ -95,6 +108,8 @@ export function planNetwork(state: State, input: CreateNetworkInput): Network {
   if (state.networks.some((n) => n.bridge === bridge)) throw new ConflictError('bridge', `bridge ${bridge} is used by another network`);
   if (input.mtu !== undefined && (!Number.isInteger(input.mtu) || input.mtu < 68 || input.mtu > 65535))
     throw new ValidationError('mtu', `${input.mtu} is outside 68..65535`);
+  if (input.mtu !== undefined && input.mtu < 1280 && cidrs.some((c) => c.family === 6))
+    throw new ValidationError('mtu', `${input.mtu} is below 1280, the least IPv6 works with (the network has an IPv6 subnet)`);
   return {
     name: input.name,
     bridge,
@@ -131,9 +146,16 @@ function allocate(cidr: Cidr, taken: Set<string>): string {
   throw new ConflictError('ip', `no free address left in ${cidr.text}`);
 }
 
-export function planEndpoint(state: State, network: string, container: string, input: ConnectInput, hostIfname: string): Endpoint {
+/**
+ * `inUse`: addresses seen on the network's segment that the state does not know (the bridge's own,
+ * say); IPAM never hands them out.
+ */
+export function planEndpoint(state: State, network: string, container: string, input: ConnectInput, hostIfname: string, inUse: Iterable<string> = []): Endpoint {
   const net = findNetwork(state, network);
   checkContainerName('container', container);
+  const onBridge = state.endpoints.filter((e) => e.network === network).length;
+  if (onBridge >= BRIDGE_MAX_PORTS)
+    throw new ConflictError('network', `network "${network}" has ${onBridge} endpoints, the most one Linux bridge takes (${BRIDGE_MAX_PORTS} ports)`);
   if (state.endpoints.some((e) => e.network === network && e.container === container))
     throw new ConflictError('container', `"${container}" is already connected to network "${network}"`);
   const ifname = checkIfname('ifname', input.ifname ?? nextIfname(state, container));
@@ -143,7 +165,9 @@ export function planEndpoint(state: State, network: string, container: string, i
     throw new ValidationError('mac', `"${input.mac}" is not a MAC address like 02:42:ac:11:00:02`);
   if (input.mac !== undefined && (parseInt(input.mac.slice(0, 2), 16) & 1) === 1)
     throw new ValidationError('mac', `${input.mac} is a multicast address`);
+  if (input.mac !== undefined && /^(00:){5}00$/.test(input.mac)) throw new ValidationError('mac', `${input.mac} is the all-zero address`);
   const taken = takenAddresses(state, net);
+  for (const a of inUse) taken.add(a);
   const requested: Record<4 | 6, [string, string | undefined]> = { 4: ['ip', input.ip], 6: ['ip6', input.ip6] };
   for (const fam of [4, 6] as const) {
     const [field, value] = requested[fam];

@@ -25,6 +25,11 @@ export const containerSchema = z.object({
   netns: z.string().min(1),
   /** True when nftbridge created the named namespace, so `down` may remove it. */
   created: z.boolean(),
+  /**
+   * The namespace's identity (nsfs "dev:ino") when it was connected: a path that names another
+   * namespace since (a reused PID) is not this container, and nothing is done in it.
+   */
+  nsid: z.string().optional(),
 });
 export type Container = z.infer<typeof containerSchema>;
 

@@ -14,7 +14,7 @@ describeKernel('every JSON shape nftbridge emits is accepted by the real nft', (
   let lab: Lab;
   let nft: NftClient;
   let fw: Firewall;
-  const ctx = () => ({ nft, ip: new Ip(defaultRunner, Lab.path(lab.host)) });
+  const ctx = () => ({ firewall: fw, ip: new Ip(defaultRunner, Lab.path(lab.host)) });
 
   beforeAll(async () => {
     lab = await Lab.create();

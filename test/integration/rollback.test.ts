@@ -46,7 +46,7 @@ describeKernel('a failed or cancelled operation rolls back what it did', () => {
     });
     // The rollback runs after the step in flight; the next operation waits for the lock it holds.
     expect((await host.state()).endpoints).toEqual([]);
-    expect(seen).toEqual(['netns', 'veth']);
+    expect(seen).toEqual(['netns', 'firewall', 'veth']);
     expect(existsSync(Lab.path(name))).toBe(false);
     expect(snapshot(lab.host)).toEqual(before);
   });

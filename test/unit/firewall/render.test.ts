@@ -40,7 +40,7 @@ describe('renderRuleset', () => {
 
   it('restricts DNAT to local destinations and masquerades only traffic leaving the bridge', () => {
     const doc = renderRuleset(seedState());
-    const rules = doc.nftables.flatMap((c) => ('add' in c && 'rule' in c.add ? [c.add.rule] : []));
+    const rules = doc.nftables.flatMap((c) => ('add' in c && 'rule' in c.add && c.add.rule.family === 'inet' ? [c.add.rule] : []));
     const notLocal = [{ match: { op: '!=', left: { fib: { result: 'type', flags: ['daddr'] } }, right: 'local' } }, { accept: null }];
     for (const hook of ['prerouting', 'output']) expect(rules.find((r) => r.chain === hook)?.expr).toEqual(notLocal);
     // DNAT happens only in the per-family chains, and those are entered only from the two hooks.
@@ -68,7 +68,7 @@ describe('renderRuleset', () => {
     // c1 went away: its ports' elements are extra in the kernel; nothing structural differs.
     const repair = elementRepair(shapeOfDocument(renderRuleset(withoutContainers(full, new Set(['c1'])))), listed);
     expect(repair?.every((r) => r.add.length === 0 && r.del.length > 0)).toBe(true);
-    expect(repair?.map((r) => r.set).sort()).toEqual(['pub4_any_addr', 'pub4_any_port', 'pub4_ip_addr', 'pub4_ip_port', 'pub4_range_addr', 'pub4_range_port', 'pub6_any_addr', 'pub6_any_port', 'pub6_ip_addr', 'pub6_ip_port', 'pub6_range_addr', 'pub6_range_port']);
+    expect(repair?.map((r) => r.set).sort()).toEqual(['pub4_any_addr', 'pub4_any_port', 'pub4_ip_addr', 'pub4_ip_port', 'pub4_range_addr', 'pub4_range_port', 'pub6_any_addr', 'pub6_any_port', 'pub6_ip_addr', 'pub6_ip_port', 'pub6_range_addr', 'pub6_range_port', 'spoof_ports', 'spoof_src4', 'spoof_src6']);
     // A foreign rule is structural: no element-only repair.
     expect(elementRepair(shapeOfDocument(renderRuleset(full)), shapeOfListing(fixture('list-tampered.json')))).toBeUndefined();
     expect(elementRepair(shapeOfDocument(renderRuleset(full)), null)).toBeUndefined();

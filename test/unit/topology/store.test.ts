@@ -2,7 +2,7 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SchemaError } from '../../../src/errors.js';
+import { StateFileError } from '../../../src/errors.js';
 import { planEndpoint, planNetwork, planPublish } from '../../../src/topology/plan.js';
 import { emptyState, type State } from '../../../src/topology/state.js';
 import { StateStore } from '../../../src/topology/store.js';
@@ -68,6 +68,7 @@ describe('state store: snapshot + journal', () => {
     await a.write(s0);
     const gen = (JSON.parse(readFileSync(a.file, 'utf8')) as { generation: string }).generation;
     writeFileSync(a.journal, `${JSON.stringify({ gen, add: [{ hostPort: 'x' }] })}\n`);
-    await expect(new StateStore(dir, 'h').read()).rejects.toThrow(SchemaError);
+    await expect(new StateStore(dir, 'h').read()).rejects.toThrow(StateFileError);
+    await expect(new StateStore(dir, 'h').read()).rejects.toThrow(`${a.journal}:1: is not a journal entry`);
   });
 });
