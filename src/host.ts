@@ -293,7 +293,7 @@ export class Host {
       let doc: NftDocument | undefined;
       const steps: Step[] = [
         this.orphansStep(state),
-        { name: 'links', detail: 'bridges and endpoints', run: () => this.ensureLinks(state) },
+        { name: 'links', detail: 'bridges and endpoints', run: () => this.ensureLinks(state, { recreateNamespaces: true }) },
         { name: 'firewall', detail: 'rebuild table nftbridge', run: async () => void (doc = await this.firewall.rebuild(state)) },
       ];
       return { steps, result: () => doc ?? renderRuleset(state) };
@@ -381,8 +381,15 @@ export class Host {
 
   // ---- internals -----------------------------------------------------------------------------
 
-  /** Bridges and endpoints that are missing are recreated; what exists is left alone. */
-  async ensureLinks(state: State): Promise<void> {
+  /**
+   * Bridges and endpoints that are missing are recreated; what exists is left alone.
+   * `recreateNamespaces` (apply): a namespace nftbridge created and the state still has, but that
+   * is gone (an interrupted down or disconnect), is made again. The controller leaves it gone: a
+   * vanished container is expected there, and its ports wait for it.
+   */
+  async ensureLinks(state: State, options: { recreateNamespaces?: boolean } = {}): Promise<void> {
+    if (options.recreateNamespaces)
+      for (const box of state.containers) if (box.created && !(await pathExists(box.netns))) await netnsStep(this.nsIp, box).run();
     // One look at links (with their addresses) and routes, whatever the number of networks.
     const v6 = state.networks.some((n) => n.subnets.some((x) => x.cidr.includes(':')));
     const [addrs, routes4, routes6] = await Promise.all([this.ip.addresses(), this.ip.routes(4), v6 ? this.ip.routes(6) : []]);

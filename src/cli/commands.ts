@@ -159,6 +159,21 @@ export const commands: Record<string, Command> = {
       });
     },
   },
+  recover: {
+    usage: 'recover',
+    run: (args, io) => {
+      positionals(args, []);
+      return withHost(args, async (host) => {
+        const { state, dropped } = await host.recover();
+        if (flag(args, 'json')) io.out(JSON.stringify({ dropped, networks: state.networks.length, endpoints: state.endpoints.length, ports: state.ports.length }));
+        else {
+          for (const d of dropped) io.out(`dropped: ${d}`);
+          io.out(`state readable again (${state.networks.length} network(s), ${state.endpoints.length} endpoint(s), ${state.ports.length} port(s)); run "nftbridge apply" to converge the kernel to it`);
+        }
+        return 0;
+      });
+    },
+  },
   down: {
     usage: 'down',
     run: (args, io) => {

@@ -42,8 +42,10 @@ export class Firewall {
 
   private async changeElements(state: State, ports: readonly PublishedPort[], how: 'add' | 'delete', fallback: State): Promise<NftDocument> {
     const tx = ownedTransaction();
+    // Endpoints indexed once: a bulk change is linear in its ports, not ports x endpoints.
+    const endpoints = new Map(state.endpoints.map((ep) => [`${ep.network}\0${ep.container}`, ep]));
     for (const port of ports)
-      for (const { set, elem } of portElements(state, port)) {
+      for (const { set, elem } of portElements(state, port, endpoints)) {
         if (how === 'add') tx.addElements(set, elem);
         else tx.deleteElements(set, elem.map(keyOf));
       }

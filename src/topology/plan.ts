@@ -256,15 +256,17 @@ export function planUnpublish(state: State, network: string, container: string, 
   findNetwork(state, network);
   findEndpoint(state, network, container);
   if (specs.length === 0) throw new ValidationError('spec', 'at least one HOST_PORT[/PROTO] is required');
+  // One pass over the published ports, then a lookup per spec: unpublishing 55,535 ports is linear.
+  const mine = new Map<string, PublishedPort[]>();
+  for (const p of state.ports) {
+    if (p.network !== network || p.container !== container) continue;
+    const k = `${p.protocol}/${p.hostPort}`;
+    const list = mine.get(k);
+    if (list) list.push(p);
+    else mine.set(k, [p]);
+  }
   return specs.map((spec) => {
-    const hit = state.ports.find(
-      (p) =>
-        p.network === network &&
-        p.container === container &&
-        p.protocol === spec.protocol &&
-        p.hostPort === spec.hostPort &&
-        (spec.hostIp === undefined || p.hostIp === spec.hostIp),
-    );
+    const hit = mine.get(`${spec.protocol}/${spec.hostPort}`)?.find((p) => spec.hostIp === undefined || p.hostIp === spec.hostIp);
     if (!hit) throw new NotFoundError('spec', `${spec.hostIp ?? ''}${spec.hostIp ? ':' : ''}${spec.hostPort}/${spec.protocol} is not published by "${container}" on "${network}"`);
     return hit;
   });

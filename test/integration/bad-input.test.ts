@@ -61,12 +61,42 @@ describeKernel('bad input is rejected with one line naming the field, and change
     ['unpublishing what is not published', () => ['unpublish', 'seed', ns1, '9999'], /^nftbridge: spec: 9999\/tcp is not published/],
     ['removing a network in use', () => ['network', 'rm', 'seed'], /^nftbridge: network: .*still has containers/],
     ['removing an unknown network', () => ['network', 'rm', 'nope'], /^nftbridge: network: no network/],
+    // Namespaces that are never a container, and paths that are no namespace.
+    ["the caller's own namespace", () => ['connect', 'seed', '/proc/self/ns/net'], /^nftbridge: container: \/proc\/self\/ns\/net is the calling process's own namespace/],
+    ['the host namespace by path', () => ['connect', 'seed', Lab.path(lab.host)], /^nftbridge: container: .* is the host namespace/],
+    ['the host namespace by name', () => ['connect', 'seed', lab.host], /^nftbridge: container: .* is the host namespace/],
+    ["PID 1's namespace", () => ['connect', 'seed', '/proc/1/ns/net'], /^nftbridge: container: /],
+    ['a file that is no namespace', () => ['connect', 'seed', '/etc/passwd'], /^nftbridge: container: \/etc\/passwd is not a network namespace/],
+    ['a directory', () => ['connect', 'seed', '/tmp'], /^nftbridge: container: \/tmp is not a network namespace/],
+    // Subnets the kernel treats specially, and the host's own.
+    ...(
+      [
+        ['0.0.0.0/0', /covers every address/],
+        ['0.0.0.0/8', /this network/],
+        ['127.0.0.0/24', /loopback/],
+        ['224.0.0.0/24', /multicast/],
+        ['240.0.0.0/24', /reserved/],
+        ['255.255.255.0/24', /reserved/],
+        ['169.254.0.0/24', /link-local/],
+        ['::ffff:10.0.0.0/120', /IPv4-mapped/],
+        ['fe80::/64', /link-local/],
+        ['ff02::/64', /multicast/],
+        ['192.0.2.0/24', /overlaps the host's address 192.0.2.1\/24 on uplink0/],
+        ['192.0.2.128/25', /overlaps the host's/],
+      ] as const
+    ).map(([cidr, why]): [string, () => string[], RegExp] => [`subnet ${cidr}`, () => ['network', 'create', 'x', '--subnet', cidr], new RegExp(`^nftbridge: subnet: .*${why.source}`)]),
+    ['a second gateway of one family', () => ['network', 'create', 'x', '--subnet', '10.9.0.0/24', '--gateway', '10.9.0.1', '--gateway', '10.9.0.2'], /^nftbridge: gateway: at most one gateway per address family/],
+    ...['.', '..', 'all', 'default', 'help'].map((name): [string, () => string[], RegExp] => [`bridge name "${name}"`, () => ['network', 'create', 'x', '--subnet', '10.9.0.0/24', '--bridge', name], /^nftbridge: bridge: .*(reserved|not)/]),
+    ['interface name "all"', () => ['connect', 'seed', lab.name('c9'), '--ifname', 'all'], /^nftbridge: ifname: "all" is reserved/],
+    ['an all-zero MAC', () => ['connect', 'seed', lab.name('c9'), '--mac', '00:00:00:00:00:00'], /^nftbridge: mac: .*all-zero/],
+    ['an MTU below 1280 with IPv6', () => ['network', 'create', 'x', '--subnet', '10.9.0.0/24', '--subnet', 'fd09::/64', '--mtu', '1200'], /^nftbridge: mtu: 1200 is below 1280/],
+    ['a bridge name the host already uses', () => ['network', 'create', 'x', '--subnet', '10.9.0.0/24', '--bridge', 'uplink0'], /^nftbridge: bridge: an interface named uplink0 already exists/],
   ];
 
   it.each(cases)('%s', (_what, argv, message) => {
     const before = world();
     const r = cli([...g, ...argv()]);
-    expect(r.status).not.toBe(0);
+    expect(r.status).toBe(2);
     const lines = r.stderr.trimEnd().split('\n');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(message);
