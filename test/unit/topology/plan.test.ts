@@ -70,6 +70,18 @@ describe('planNetwork', () => {
 });
 
 describe('planEndpoint', () => {
+  it('refuses the 1024th port of a bridge up front, saying which limit was hit', () => {
+    const s = emptyState();
+    s.networks.push(planNetwork(s, { name: 'big', subnet: '10.0.0.0/16' }));
+    for (let i = 0; i < 1023; i++) s.endpoints.push(planEndpoint(s, 'big', `c${i}`, { ip: `10.0.${(i + 2) >> 8}.${(i + 2) & 255}` }, `v${i}`));
+    fails(() => planEndpoint(s, 'big', 'one-more', {}, 'vx'), 'network', /1023 endpoints, the most one Linux bridge takes \(1023 ports\)/, ConflictError);
+  });
+
+  it('never hands out an address in use on the segment (the bridge\'s own, say)', () => {
+    const s = seeded();
+    expect(planEndpoint(s, 'seed', 'ns2', {}, 'vethb', ['172.18.0.3', '172.18.0.4']).addresses).toEqual(['172.18.0.5']);
+  });
+
   it('allocates the lowest free address and names interfaces eth0, eth1', () => {
     const s = seeded();
     expect(s.endpoints[0]).toMatchObject({ ifname: 'eth0', addresses: ['172.18.0.2'] });
