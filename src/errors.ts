@@ -37,6 +37,47 @@ export class CommandError extends NftbridgeError {
   }
 }
 
+/** A line of an `ip -batch` failed; `line` is its 0-based index, so callers know which steps took effect. */
+export class BatchError extends CommandError {
+  constructor(
+    readonly line: number,
+    readonly lines: readonly (readonly string[])[],
+    cause: CommandError,
+  ) {
+    super('ip', ['-batch', '-', `(line ${line + 1}: ${lines[line]?.join(' ') ?? '?'})`], cause.exitCode, cause.stderr, { cause });
+  }
+}
+
+/** A monitor process (ip monitor, nft monitor) ended on its own: its source errors so that it is restarted. */
+export class MonitorExitedError extends NftbridgeError {
+  constructor(
+    readonly command: string,
+    readonly exitCode: number | undefined,
+    readonly stderr: string,
+  ) {
+    super(`${command} exited (${exitCode ?? 'signal'}): ${stderr.trim() || 'no message'}`);
+  }
+}
+
+/** An operation failed and undoing its steps failed too: `cause` is the failure, `rollbackErrors` what the undo met. */
+export class RollbackError extends NftbridgeError {
+  constructor(
+    cause: unknown,
+    readonly rollbackErrors: readonly unknown[],
+  ) {
+    super(`${messageOf(cause)}; rolling back also failed: ${rollbackErrors.map(messageOf).join('; ')}`, { cause });
+  }
+}
+
+/** A best-effort teardown (`down`) ran every step; these are the ones that failed. */
+export class TeardownError extends NftbridgeError {
+  constructor(readonly failures: readonly { step: string; error: unknown }[]) {
+    super(`could not remove everything: ${failures.map((f) => `${f.step}: ${messageOf(f.error)}`).join('; ')}`);
+  }
+}
+
+const messageOf = (e: unknown) => (e instanceof Error ? e.message.split('\n')[0] ?? '' : String(e));
+
 /** nft rejected a document or a command; `nftMessage` is nft's own text. */
 export class NftError extends CommandError {
   get nftMessage(): string {
@@ -83,4 +124,9 @@ export class UnsafeStateDirError extends NftbridgeError {
   ) {
     super(`state directory ${dir}: ${reason}`);
   }
+}
+
+/** True when the kernel refused another bridge port: a Linux bridge takes at most 1023 (EXFULL). */
+export function isBridgeFull(err: unknown): boolean {
+  return err instanceof CommandError && /Exchange full/i.test(err.stderr);
 }

@@ -2,8 +2,8 @@
 import { NftbridgeError, ValidationError } from '../errors.js';
 import { parseArgs, type OptionSpec } from './args.js';
 import { commands, type Command, type Io } from './commands.js';
-import { demoCommand } from '../demo/command.js';
-import { sandboxCommand } from '../lab/command.js';
+import { demoCommand } from './demo-command.js';
+import { sandboxCommand } from './sandbox-command.js';
 import { watchCommand } from './watch.js';
 
 const all: Record<string, Command> = { ...commands, watch: watchCommand, demo: demoCommand, sandbox: sandboxCommand };

@@ -1,22 +1,13 @@
 /** iproute2 in one namespace: single commands, batches through one process, and `ip -j` readers. */
 import { z } from 'zod';
-import { CommandError, SchemaError } from '../errors.js';
+import { BatchError, CommandError, SchemaError } from '../errors.js';
+
+export { BatchError };
 import type { Runner } from '../exec/runner.js';
 import { IpSession } from './session.js';
 import { addrSchema, linkSchema, routeSchema, type Link, type LinkAddresses, type Route } from './schema.js';
 
 export type IpArgs = readonly string[];
-
-/** A batch line failed; `line` is its 0-based index, so callers know which steps took effect. */
-export class BatchError extends CommandError {
-  constructor(
-    readonly line: number,
-    readonly lines: readonly IpArgs[],
-    cause: CommandError,
-  ) {
-    super('ip', ['-batch', '-', `(line ${line + 1}: ${lines[line]?.join(' ') ?? '?'})`], cause.exitCode, cause.stderr, { cause });
-  }
-}
 
 function parseJson<T>(source: string, schema: z.ZodType<T>, text: string): T {
   const parsed = schema.safeParse(JSON.parse(text || '[]'));

@@ -5,6 +5,7 @@
  */
 import { statfsSync, statSync } from 'node:fs';
 import { ValidationError } from '../errors.js';
+import type { Container } from '../topology/state.js';
 
 /** statfs(2) f_type of the nsfs pseudo file system (linux/magic.h). */
 const NSFS_MAGIC = 0x6e736673;
@@ -52,4 +53,13 @@ export function checkContainerNamespace(field: string, path: string, hostPath: s
   const what = forbiddenNamespaces(hostPath).get(id);
   if (what) throw new ValidationError(field, `${path} is ${what}; a container must have a namespace of its own`);
   return id;
+}
+
+/**
+ * Is the container's namespace there, and still the one it was connected with? A path such as
+ * /proc/PID/ns/net names another namespace once PID is reused: that is not our container.
+ */
+export function containerPresent(box: Container): boolean {
+  const id = nsIdentity(box.netns);
+  return id !== undefined && (box.nsid === undefined || box.nsid === id);
 }

@@ -2,19 +2,10 @@
 import { createInterface } from 'node:readline';
 import { execa } from 'execa';
 import { Observable } from 'rxjs';
-import { NftbridgeError } from '../errors.js';
-import { CHILD_ENV, dieWithParent, inNetns } from '../exec/runner.js';
+import { MonitorExitedError } from '../errors.js';
 
-/** The monitor process ended on its own: the source errors so that it gets restarted. */
-export class MonitorExitedError extends NftbridgeError {
-  constructor(
-    readonly command: string,
-    readonly exitCode: number | undefined,
-    readonly stderr: string,
-  ) {
-    super(`${command} exited (${exitCode ?? 'signal'}): ${stderr.trim() || 'no message'}`);
-  }
-}
+export { MonitorExitedError };
+import { CHILD_ENV, dieWithParent, inNetns } from '../exec/runner.js';
 
 export interface ChildInfo {
   pid: number;

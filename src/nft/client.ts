@@ -3,7 +3,10 @@ import { isNotFound, SchemaError } from '../errors.js';
 import type { Runner } from '../exec/runner.js';
 import { NftSession } from './session.js';
 import { WarmNft } from './warm.js';
-import { documentSchema, listingSchema, type Family, type Listing, type NftDocument } from './schema.js';
+import { listingSchema, type Family, type Listing, type NftDocument } from './schema.js';
+import { serialize } from './serialize.js';
+
+export { serialize };
 
 /**
  * Documents larger than this go to a one-shot nft (a spare started ahead, see WarmNft). nft -i
@@ -82,10 +85,4 @@ export class NftClient {
       if (!isNotFound(err)) throw err;
     }
   }
-}
-
-export function serialize(doc: NftDocument): string {
-  const parsed = documentSchema.safeParse(doc);
-  if (!parsed.success) throw new SchemaError('nftables document', parsed.error.issues);
-  return JSON.stringify(parsed.data);
 }

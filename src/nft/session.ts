@@ -9,8 +9,6 @@
  */
 import { NftError } from '../errors.js';
 import { LineSession, type SessionProtocol } from '../exec/session.js';
-import { serialize } from './client.js';
-import type { NftDocument } from './schema.js';
 
 const markerStart = (seq: number) => `internal:0:0-0: Error: Unknown family 'nftbridge-marker-${seq}'.`;
 const MARKER_END = 'Parsing command array at index 0 failed.\n';
@@ -34,11 +32,6 @@ export class NftSession {
 
   get alive(): boolean {
     return this.session.alive;
-  }
-
-  /** Applies one document as one transaction; throws NftError with nft's message. */
-  async apply(doc: NftDocument): Promise<void> {
-    await this.run(serialize(doc));
   }
 
   /** Runs one JSON command line (a document, or a list command) and returns what it printed. */

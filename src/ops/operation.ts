@@ -3,6 +3,7 @@
  * of the steps already done, in reverse, when a step fails or the subscriber unsubscribes midway.
  */
 import { Observable } from 'rxjs';
+import { RollbackError, TeardownError } from '../errors.js';
 
 export interface Step {
   /** Short machine-friendly name: "create-bridge", "veth", … */
@@ -27,6 +28,8 @@ export interface OperationPlan<T> {
   result: () => T;
   /** Runs last whatever happened (releasing a lock, say). */
   release?: () => Promise<void>;
+  /** Teardown: every step runs even when one fails; the failures end it as one TeardownError. */
+  bestEffort?: boolean;
 }
 
 /** Runs undo functions newest first; teardown is best effort, so every error is collected. */
@@ -57,17 +60,23 @@ export function operation<T>(name: string, plan: () => Promise<OperationPlan<T>>
         const p = await plan();
         release = p.release;
         const { steps, result } = p;
+        const failures: { step: string; error: unknown }[] = [];
         for (const [index, step] of steps.entries()) {
           if (cancelled) break;
           try {
             await step.run();
           } catch (err) {
-            if (step.undoOnFailure) done.push(step);
-            throw err;
+            if (!p.bestEffort) {
+              if (step.undoOnFailure) done.push(step);
+              throw err;
+            }
+            failures.push({ step: step.detail ? `${step.name} ${step.detail}` : step.name, error: err });
+            continue;
           }
           done.push(step);
           subscriber.next({ type: 'step', operation: name, step: step.name, ...(step.detail ? { detail: step.detail } : {}), index, total: steps.length });
         }
+        if (failures.length > 0) throw new TeardownError(failures);
         if (cancelled) {
           await rollback(done);
           await release?.();
@@ -79,9 +88,11 @@ export function operation<T>(name: string, plan: () => Promise<OperationPlan<T>>
         subscriber.next({ type: 'done', operation: name, result: value });
         subscriber.complete();
       } catch (err) {
-        await rollback(done);
+        // A best-effort teardown is not rolled back: what it removed stays removed.
+        const undoErrors = err instanceof TeardownError ? [] : await rollback(done);
         await release?.().catch(() => undefined);
-        subscriber.error(err);
+        // netavark keeps every teardown error: the failure, and whatever undoing it met.
+        subscriber.error(undoErrors.length > 0 ? new RollbackError(err, undoErrors) : err);
       }
     })();
     return () => {

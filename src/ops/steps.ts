@@ -1,12 +1,13 @@
 /** The kernel-changing steps nftbridge composes into operations, each with its undo. */
 import { mkdir } from 'node:fs/promises';
 import { pathExists } from '../exec/path-exists.js';
-import { ConflictError, isAlreadyExists, isNotFound, NotFoundError } from '../errors.js';
+import { BatchError, ConflictError, isAlreadyExists, isBridgeFull, isNotFound, NotFoundError } from '../errors.js';
 import type { Runner } from '../exec/runner.js';
-import { BatchError, Ip, type IpArgs } from '../ip/ip.js';
+import { Ip, type IpArgs } from '../ip/ip.js';
 import { setSysctl } from '../ip/sysctl.js';
 import { parseCidr } from '../topology/cidr.js';
-import type { Container, Endpoint, Network } from '../topology/state.js';
+import type { Container, Endpoint, Network, State } from '../topology/state.js';
+import type { Firewall } from '../firewall/firewall.js';
 import type { Step } from './operation.js';
 import { deleteOwnedLinks, markArgs } from './ownership.js';
 
@@ -128,7 +129,7 @@ export function vethStep(hostIp: Ip, net: Network, ep: Endpoint, containerNetns:
         .catch((err: unknown) => {
           if (err instanceof BatchError && err.line === 0 && isAlreadyExists(err))
             throw new ConflictError('ifname', `${ep.ifname} already exists in container "${ep.container}"`);
-          if (err instanceof BatchError && /Exchange full/.test(err.stderr))
+          if (isBridgeFull(err))
             throw new ConflictError('network', `bridge ${net.bridge} has no free port: a Linux bridge takes at most 1023 ports (BR_MAX_PORTS)`);
           throw err;
         });
@@ -167,5 +168,22 @@ export function containerStep(containerIp: Ip, net: Network, ep: Endpoint, defau
       }
     },
     // Deleting the veth (the step before) takes addresses and routes with it.
+  };
+}
+
+/** Deletes a named namespace nftbridge created; one already gone is fine. */
+export function removeNetnsStep(nsIp: Ip, box: Container): Step {
+  return { name: 'netns', detail: `delete ${box.name}`, run: () => ignoreMissing(nsIp.run(['netns', 'del', box.name])) };
+}
+
+/** The anti-spoofing elements of an endpoint (firewall/antispoof.ts), added or removed, undone the other way. */
+export function sourcesStep(firewall: Firewall, how: 'add' | 'remove', ep: Endpoint, withEp: State, without: State): Step {
+  const add = () => firewall.addEndpoint(withEp, ep);
+  const remove = () => firewall.removeEndpoint(ep, without);
+  return {
+    name: 'firewall',
+    detail: how === 'add' ? `source addresses ${ep.addresses.join(' ')} on ${ep.hostIfname}` : `source addresses of ${ep.hostIfname}`,
+    run: how === 'add' ? add : remove,
+    undo: how === 'add' ? remove : add,
   };
 }

@@ -5,7 +5,7 @@
 import { asyncScheduler, map, merge, share, Subject, tap, type Observable, type SchedulerLike, type Subscription } from 'rxjs';
 import { FAMILY, TABLE } from '../firewall/names.js';
 import { Hooks } from '../hooks/hooks.js';
-import type { Host } from '../host.js';
+import type { HostContext } from '../ops/context.js';
 import type { RulesetEvent, TopologyEvent } from '../monitor/events.js';
 import type { ChildInfo } from '../monitor/process-lines.js';
 import { ipMonitor, netnsEvents, nftMonitor, stateFileChanges } from '../monitor/sources.js';
@@ -36,7 +36,7 @@ export class Controller {
   private readonly opts: Required<Omit<ControllerOptions, 'scheduler'>> & { scheduler: SchedulerLike };
 
   constructor(
-    readonly host: Host,
+    readonly host: HostContext,
     options: ControllerOptions = {},
   ) {
     this.opts = {
@@ -108,7 +108,7 @@ export class Controller {
 }
 
 /** Topology and ruleset events of a host, for any program to subscribe to (starts its own monitors). */
-export function topologyEvents(host: Pick<Host, 'runner' | 'netns'>, netnsDir = '/run/netns'): Observable<TopologyEvent | RulesetEvent> {
+export function topologyEvents(host: Pick<HostContext, 'runner' | 'netns'>, netnsDir = '/run/netns'): Observable<TopologyEvent | RulesetEvent> {
   return merge(ipMonitor(host.runner, host.netns), nftMonitor(host.netns, FAMILY, TABLE), netnsEvents(netnsDir)).pipe(share());
 }
 

@@ -4,10 +4,13 @@
  */
 import { renderRuleset } from '../firewall/render.js';
 import type { Hooks } from '../hooks/hooks.js';
-import type { Host } from '../host.js';
+import { containerPresent } from '../ip/netns.js';
+import { ownerOf, type HostContext } from '../ops/context.js';
 import type { NftDocument } from '../nft/schema.js';
 import type { State } from '../topology/state.js';
-import { containerPresent, elementRepair, observeAll, observeTable, type Drift } from './drift.js';
+import { elementRepair, observeTable, type Drift, type TableObservation } from './drift.js';
+import { ensureLinks } from './links.js';
+import { observeAll, type Observation } from './observe.js';
 import { removeOrphans } from './orphans.js';
 import type { Trigger } from './pipeline.js';
 
@@ -35,16 +38,18 @@ const LINK_KINDS = new Set(['bridge', 'address', 'route', 'endpoint']);
 // 'orphan' drift is handled on its own: removed before links are repaired.
 const TABLE_KINDS = new Set(['table', 'chain', 'set']);
 
-export async function converge(host: Host, hooks: Hooks, reasons: Trigger[]): Promise<ConvergeResult> {
-  return host.exclusive(async () => {
+export async function converge(ctx: HostContext, hooks: Hooks, reasons: Trigger[]): Promise<ConvergeResult> {
+  return ctx.store.exclusive(async () => {
     const started = performance.now();
-    const state = await host.store.read();
+    const state = await ctx.store.read();
     const absent = new Set<string>();
     for (const c of state.containers) if (!containerPresent(c)) absent.add(c.name);
     const effective = withoutContainers(state, absent);
     // Woken only by changes to the table: the table is all that needs looking at.
     const tableOnly = reasons.length > 0 && reasons.every((r) => r.source === 'nft-monitor');
-    const seen = tableOnly ? await observeTable(host, effective) : await observeAll({ ip: host.ip, firewall: host.firewall, owner: host.ownerContext(state) }, effective);
+    const seen: TableObservation & Partial<Observation> = tableOnly
+      ? await observeTable(ctx, effective)
+      : await observeAll({ ip: ctx.ip, firewall: ctx.firewall, owner: ownerOf(ctx, state) }, effective);
     // A vanished container is expected, not drift to repair: the state keeps it for its return.
     const drift = seen.drift.filter((d) => d.kind !== 'container');
     const report = { reasons, drift };
@@ -58,15 +63,15 @@ export async function converge(host: Host, hooks: Hooks, reasons: Trigger[]): Pr
     // Only elements differ (a container went away, an element was deleted): change just those.
     const repair = tableDrift ? elementRepair(seen.want, seen.have) : undefined;
     let document: NftDocument | undefined;
-    if (repair) document = host.firewall.elementChanges(repair);
+    if (repair) document = ctx.firewall.elementChanges(repair);
     else if (tableDrift) document = renderRuleset(effective);
     hooks.emit('plan', { ...report, links, ...(document ? { document } : {}) });
     // Orphans of an interrupted operation go first: a leftover veth may still hold an address.
-    if (seen.orphans && seen.orphans.links.length + seen.orphans.netns.length > 0) await removeOrphans(host, seen.orphans);
-    if (seen.orphans) host.intents.clear();
-    if (links) await host.ensureLinks(effective);
-    if (document && repair) await host.nft.apply(document).catch(() => host.firewall.rebuild(effective));
-    else if (document) await host.firewall.rebuild(effective);
+    if (seen.orphans && seen.orphans.links.length + seen.orphans.netns.length > 0) await removeOrphans(ctx, seen.orphans);
+    if (seen.orphans) ctx.intents.clear();
+    if (links) await ensureLinks(ctx, effective, seen.links ? { links: seen.links } : {});
+    if (document && repair) await ctx.firewall.nft.apply(document).catch(() => ctx.firewall.rebuild(effective));
+    else if (document) await ctx.firewall.rebuild(effective);
     hooks.emit('applied', { ...report, durationMs: performance.now() - started, ...(document ? { document } : {}) });
     return { changed: true, drift, absent: [...absent], ...(document ? { document } : {}) };
   });

@@ -1,13 +1,10 @@
 /** Compares the desired state with what the kernel has: the owned table, bridges, endpoints, namespaces. */
-import type { Ip } from '../ip/ip.js';
 import type { Firewall } from '../firewall/firewall.js';
 import type { Listing, NftDocument } from '../nft/schema.js';
 import type { Element } from '../nft/transaction.js';
 import { renderRuleset } from '../firewall/render.js';
-import type { Intent } from '../topology/intent.js';
-import type { Container, State } from '../topology/state.js';
-import { nsIdentity } from '../ip/netns.js';
-import { findOrphans, orphanDrift, type Orphans } from './orphans.js';
+import type { State } from '../topology/state.js';
+import type { Orphans } from './orphans.js';
 
 export type DriftKind = 'table' | 'chain' | 'set' | 'bridge' | 'address' | 'route' | 'endpoint' | 'container' | 'orphan';
 
@@ -149,23 +146,6 @@ export interface TableObservation {
   orphans?: Orphans;
 }
 
-/** What identifies the owner of links and what it was doing when interrupted, for orphan detection. */
-export interface OwnerContext {
-  mark: string;
-  intent?: Intent | undefined;
-  /** The whole desired state, when `state` leaves out absent containers (the controller's view). */
-  state?: State;
-}
-
-/**
- * Is the container's namespace there, and still the one it was connected with? A path such as
- * /proc/PID/ns/net names another namespace once PID is reused: that is not our container.
- */
-export function containerPresent(box: Container): boolean {
-  const id = nsIdentity(box.netns);
-  return id !== undefined && (box.nsid === undefined || box.nsid === id);
-}
-
 /** Only the owned table differs from `state`? (One nft listing, no link reads.) */
 export async function observeTable(ctx: { firewall: Pick<Firewall, 'list'> }, state: State): Promise<TableObservation> {
   const listing = await ctx.firewall.list();
@@ -173,47 +153,4 @@ export async function observeTable(ctx: { firewall: Pick<Firewall, 'list'> }, st
   const have = listing ? shapeOfListing(listing) : null;
   if (state.networks.length === 0 && !listing) return { drift: [], want, have };
   return { drift: diffTables(want, have), want, have };
-}
-
-/** Reads the kernel once (table, links, addresses, routes) and lists every difference from `state`. */
-export async function observeDrift(ctx: { ip: Ip; firewall: Pick<Firewall, 'list'>; owner?: OwnerContext }, state: State): Promise<Drift[]> {
-  return (await observeAll(ctx, state)).drift;
-}
-
-export async function observeAll(ctx: { ip: Ip; firewall: Pick<Firewall, 'list'>; owner?: OwnerContext }, state: State): Promise<TableObservation> {
-  const v6 = state.networks.some((n) => n.subnets.some((x) => x.cidr.includes(':')));
-  const [table, addrs, routes4, routes6] = await Promise.all([
-    observeTable(ctx, state),
-    ctx.ip.addresses(),
-    state.networks.length > 0 ? ctx.ip.routes(4) : [],
-    v6 ? ctx.ip.routes(6) : [],
-  ]);
-  const routes = new Set([...routes4, ...routes6].map((r) => `${r.dst} ${r.dev ?? ''}`));
-  const out: Drift[] = [...table.drift];
-  const byName = new Map(addrs.map((l) => [l.ifname, l]));
-  for (const net of state.networks) {
-    const br = byName.get(net.bridge);
-    if (!br) {
-      out.push({ kind: 'bridge', subject: net.bridge, reason: `bridge of network "${net.name}" is missing` });
-      continue;
-    }
-    if (!br.flags.includes('UP')) out.push({ kind: 'bridge', subject: net.bridge, reason: 'bridge is down' });
-    const have = new Set(addrs.filter((a) => a.ifname === net.bridge).flatMap((a) => a.addr_info.map((i) => i.local)));
-    for (const s of net.subnets) {
-      if (!have.has(s.gateway)) out.push({ kind: 'address', subject: net.bridge, reason: `gateway ${s.gateway} is missing` });
-      // The subnet route comes with the address; it is only missing when somebody removed it.
-      else if (!routes.has(`${s.cidr} ${net.bridge}`)) out.push({ kind: 'route', subject: net.bridge, reason: `route to ${s.cidr} is missing` });
-    }
-  }
-  for (const box of state.containers)
-    if (!containerPresent(box)) out.push({ kind: 'container', subject: box.name, reason: `namespace ${box.netns} is gone (or is another namespace now)` });
-  for (const ep of state.endpoints) {
-    const link = byName.get(ep.hostIfname);
-    const bridge = state.networks.find((n) => n.name === ep.network)?.bridge;
-    if (!link) out.push({ kind: 'endpoint', subject: `${ep.network}/${ep.container}`, reason: `host interface ${ep.hostIfname} is missing` });
-    else if (link.master !== bridge) out.push({ kind: 'endpoint', subject: `${ep.network}/${ep.container}`, reason: `${ep.hostIfname} is not attached to ${bridge}` });
-  }
-  if (!ctx.owner) return { ...table, drift: out };
-  const orphans = findOrphans(ctx.owner.state ?? state, addrs, ctx.owner.mark, ctx.owner.intent);
-  return { ...table, drift: [...out, ...orphanDrift(orphans)], orphans };
 }

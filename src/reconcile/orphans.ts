@@ -10,7 +10,6 @@ import type { Ip } from '../ip/ip.js';
 import type { LinkAddresses } from '../ip/schema.js';
 import type { Intent } from '../topology/intent.js';
 import type { State } from '../topology/state.js';
-import type { Drift } from './drift.js';
 
 export interface Orphans {
   links: string[];
@@ -28,11 +27,6 @@ export function findOrphans(state: State, links: readonly LinkAddresses[], mark:
   const netns = (intent?.netns ?? []).filter((n) => !ours.has(n) && existsSync(`/run/netns/${n}`));
   return { links: orphanLinks.sort(), netns };
 }
-
-export const orphanDrift = (o: Orphans): Drift[] => [
-  ...o.links.map((name): Drift => ({ kind: 'orphan', subject: name, reason: 'link made by nftbridge that the state does not know (an interrupted operation)' })),
-  ...o.netns.map((name): Drift => ({ kind: 'orphan', subject: name, reason: 'namespace created by an interrupted operation' })),
-];
 
 /** Removes orphans: links first (a veth takes its container side and addresses along), then namespaces. */
 export async function removeOrphans(ctx: { ip: Ip; nsIp: Ip }, o: Orphans): Promise<void> {

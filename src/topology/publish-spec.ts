@@ -1,7 +1,7 @@
 /** Docker's `-p` syntax: [HOST_IP:]HOST_PORT[-END]:CONTAINER_PORT[-END][/tcp|/udp]. */
 import { ValidationError } from '../errors.js';
 import { normalizeIp } from './cidr.js';
-import type { Protocol } from './state.js';
+import type { Protocol, PublishedPort } from './state.js';
 
 export interface PortSpec {
   hostIp?: string;
@@ -89,4 +89,13 @@ export function parseUnpublishSpec(spec: string, field = 'unpublish'): Unpublish
     portText = body.slice(idx + 1);
   }
   return { ...(isAnyAddress(hostIp) ? {} : { hostIp }), hostPort: portRange(f, portText)[0], protocol: protocol(f, proto) };
+}
+
+/** A published port as Docker's `-p` would write it: `[HOST_IP:]HOST_PORT[-END]:CONTAINER_PORT[-END]/PROTO`. */
+export function describePort(p: PublishedPort): string {
+  const host = p.hostIp === undefined ? '' : p.hostIp.includes(':') ? `[${p.hostIp}]:` : `${p.hostIp}:`;
+  const hp = p.hostPortEnd > p.hostPort ? `${p.hostPort}-${p.hostPortEnd}` : String(p.hostPort);
+  const end = p.containerPort + (p.hostPortEnd - p.hostPort);
+  const cp = end > p.containerPort ? `${p.containerPort}-${end}` : String(p.containerPort);
+  return `${host}${hp}:${cp}/${p.protocol}`;
 }

@@ -7,10 +7,11 @@
  * following symlinks.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fstatSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync, writeSync, ftruncateSync } from 'node:fs';
+import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { StateFileError, UnsafeStateDirError } from '../errors.js';
+import { readText, syncDir, writeAll } from './files.js';
 import { acquireLock } from './lock.js';
 import { emptyState, portSchema, stateSchema, type PublishedPort, type State } from './state.js';
 
@@ -40,34 +41,6 @@ export function withoutPorts(ports: readonly PublishedPort[], remove: readonly P
 }
 
 const applyEntry = (state: State, entry: JournalEntry): State => ({ ...state, ports: [...withoutPorts(state.ports, entry.remove), ...entry.add] });
-
-const OPEN_READ = constants.O_RDONLY | constants.O_NOFOLLOW;
-
-/** The whole file, or undefined when it does not exist; never through a symlink. */
-function readText(path: string): string | undefined {
-  let fd: number;
-  try {
-    fd = openSync(path, OPEN_READ);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return undefined;
-    if (code === 'ELOOP') throw new StateFileError(path, undefined, 'is a symbolic link; state files never are');
-    throw err;
-  }
-  try {
-    const size = fstatSync(fd).size;
-    const buf = Buffer.alloc(size);
-    let off = 0;
-    while (off < size) {
-      const n = readSync(fd, buf, off, size - off, off);
-      if (n === 0) break;
-      off += n;
-    }
-    return buf.subarray(0, off).toString('utf8');
-  } finally {
-    closeSync(fd);
-  }
-}
 
 const identity = (path: string): string => {
   try {
@@ -268,10 +241,47 @@ export class StateStore {
     return { state: loaded.state, dropped };
   }
 
-  /** Takes the cross-process lock and returns its release (see lock.ts). */
+  /** Operations of this process in flight, in order; the file lock orders them across processes. */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  /** Takes the lock (this process's queue first, then the cross-process flock) and returns its release. */
   async acquire(timeoutMs?: number): Promise<() => Promise<void>> {
-    this.ensureDir();
-    return acquireLock(this.lockFile, timeoutMs);
+    let releaseLocal!: () => void;
+    const mine = new Promise<void>((r) => (releaseLocal = r));
+    const previous = this.queue;
+    this.queue = previous.then(() => mine);
+    await previous.catch(() => undefined);
+    try {
+      this.ensureDir();
+      const releaseFile = await acquireLock(this.lockFile, timeoutMs);
+      return async () => {
+        await releaseFile();
+        releaseLocal();
+      };
+    } catch (err) {
+      releaseLocal();
+      throw err;
+    }
+  }
+
+  /** Runs `fn` holding the lock, so no operation (of this or another process) interleaves. */
+  async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const release = await this.acquire();
+    try {
+      return await fn();
+    } finally {
+      await release();
+    }
+  }
+
+  /** Resolves once the operations this process has queued (rollbacks included) are over. */
+  async settled(): Promise<void> {
+    await this.queue.catch(() => undefined);
+  }
+
+  /** The state last read or written by this store, without touching the disk. */
+  lastKnown(): State | undefined {
+    return this.cache?.state;
   }
 }
 
@@ -284,20 +294,4 @@ function parseEntry(line: string): JournalEntry | undefined {
   }
   const entry = journalEntrySchema.safeParse(json);
   return entry.success ? entry.data : undefined;
-}
-
-function writeAll(fd: number, text: string, position?: number): void {
-  const buf = Buffer.from(text);
-  let off = 0;
-  while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off, position === undefined ? null : position + off);
-}
-
-/** A rename is durable only once the directory that holds it is synced. */
-function syncDir(dir: string): void {
-  const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }

@@ -94,7 +94,8 @@ describeKernel('kill -9 at any point leaves nothing that nobody knows about', ()
     const t0 = Date.now();
     cliOk([...g, 'network', 'create', 'e', '--subnet', '10.85.0.0/24']);
     cliOk([...g, 'network', 'rm', 'e']);
-    expect(Date.now() - t0).toBeLessThan(5000);
+    // The old lock waited its full 60 s for a pid that was never written, then failed.
+    expect(Date.now() - t0).toBeLessThan(30_000);
   });
 
   const iterations = Number(process.env.NFTBRIDGE_CRASH_ITERATIONS ?? 20);

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { defaultRunner, Firewall, NftClient, NftError, renderRuleset, type NftDocument } from '../../src/index.js';
 import { seedState } from '../../src/demo/seed.js';
 import { Lab } from '../../src/lab/lab.js';
-import { observeDrift } from '../../src/reconcile/drift.js';
+import { observeDrift } from '../../src/reconcile/observe.js';
 import { Ip } from '../../src/ip/ip.js';
 
 import { planPublish } from '../../src/topology/plan.js';

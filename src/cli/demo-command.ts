@@ -1,7 +1,7 @@
 /** `nftbridge demo`: the seed walkthrough in a sandbox; exit 1 when a check fails. */
-import type { Command } from '../cli/commands.js';
-import { flag } from '../cli/args.js';
-import { runDemo } from './demo.js';
+import type { Command } from './commands.js';
+import { flag } from './args.js';
+import { runDemo } from '../demo/demo.js';
 import { canSandbox, inSandbox, prepareSandbox, runSandboxed, SANDBOX_ENV } from '../lab/sandbox.js';
 
 export const demoCommand: Command = {

@@ -1,8 +1,8 @@
 /** `nftbridge sandbox -- COMMAND...`: runs a command where it can create namespaces without leaving any behind. */
 import { spawnSync } from 'node:child_process';
-import type { Command } from '../cli/commands.js';
+import type { Command } from './commands.js';
 import { NftbridgeError, ValidationError } from '../errors.js';
-import { canSandbox, inSandbox, prepareSandbox, runSandboxed, SANDBOX_ENV } from './sandbox.js';
+import { canSandbox, inSandbox, prepareSandbox, runSandboxed, SANDBOX_ENV } from '../lab/sandbox.js';
 
 export const sandboxCommand: Command = {
   usage: 'sandbox -- COMMAND [ARG...]',

@@ -1,0 +1,67 @@
+/** Connecting a container to a network and disconnecting it: plans built from the state, then steps. */
+import { ConflictError, NotFoundError } from '../errors.js';
+import { pathExists } from '../exec/path-exists.js';
+import { Ip } from '../ip/ip.js';
+import { checkContainerNamespace, containerPresent } from '../ip/netns.js';
+import { checkContainerName, findEndpoint, findNetwork, netnsPath, newHostIfname, planEndpoint, type ConnectInput } from '../topology/plan.js';
+import type { Container, Endpoint, State } from '../topology/state.js';
+import { withoutPorts } from '../topology/store.js';
+import type { HostContext, HostPlan } from './context.js';
+import type { Step } from './operation.js';
+import { portsFirewallStep } from './port-plans.js';
+import { containerStep, netnsStep, removeLinksStep, removeNetnsStep, sourcesStep, vethStep } from './steps.js';
+import { saveStep } from './store-steps.js';
+
+export async function connectPlan(ctx: HostContext, state: State, network: string, container: string, input: ConnectInput): Promise<HostPlan<Endpoint>> {
+  const net = findNetwork(state, network);
+  checkContainerName('container', container);
+  const known = state.containers.find((c) => c.name === container);
+  const path = netnsPath(container);
+  const exists = await pathExists(path);
+  if (!known && container.includes('/') && !exists) throw new NotFoundError('container', `namespace path ${path} does not exist`);
+  // Never the host's, the caller's own or PID 1's namespace, nor a file that is no namespace.
+  const nsid = exists ? checkContainerNamespace('container', path, ctx.netns) : undefined;
+  if (known && !containerPresent(known))
+    throw new ConflictError('container', `${path} is not the namespace "${container}" was connected with (it is gone or was replaced); disconnect it first`);
+  // Addresses on the bridge itself are taken too (IPAM never hands out one in use on the segment).
+  const onBridge = (await ctx.ip.addresses()).filter((l) => l.ifname === net.bridge).flatMap((l) => l.addr_info.map((a) => a.local));
+  const ep = planEndpoint(state, network, container, input, newHostIfname(state), onBridge);
+  // A path is pinned to the namespace it names now; a name is the container's identity itself
+  // (a namespace re-created under that name is the container coming back).
+  const pinned = container.includes('/') && nsid ? { nsid } : {};
+  const box: Container = known ?? { name: container, netns: path, created: !container.includes('/') && !exists, ...pinned };
+  // The first network with egress gives the default route, as Docker's first network does.
+  const hasRoute = state.endpoints.some((e) => e.container === container && !findNetwork(state, e.network).internal);
+  const next: State = { ...state, containers: known ? state.containers : [...state.containers, box], endpoints: [...state.endpoints, ep] };
+  const steps: Step[] = [];
+  if (!known) steps.push(netnsStep(ctx.nsIp, box));
+  // Its addresses are allowed through its port before the port exists: never a moment unchecked.
+  steps.push(sourcesStep(ctx.firewall, 'add', ep, next, state));
+  steps.push(vethStep(ctx.ip, net, ep, box.netns, ctx.mark));
+  steps.push(containerStep(new Ip(ctx.runner, box.netns), net, ep, !net.internal && !hasRoute, ctx.mark));
+  steps.push(saveStep(ctx.store, state, next));
+  return { steps, result: () => ep, creates: { links: [ep.hostIfname], netns: box.created && !known ? [box.name] : [] } };
+}
+
+export function disconnectPlan(ctx: HostContext, state: State, network: string, container: string): HostPlan<Endpoint> {
+  findNetwork(state, network);
+  const ep = findEndpoint(state, network, container);
+  const ports = state.ports.filter((p) => p.network === network && p.container === container);
+  const endpoints = state.endpoints.filter((e) => e !== ep);
+  const box = state.containers.find((c) => c.name === container);
+  const stillUsed = endpoints.some((e) => e.container === container);
+  const next: State = {
+    ...state,
+    endpoints,
+    ports: withoutPorts(state.ports, ports),
+    containers: stillUsed ? state.containers : state.containers.filter((c) => c.name !== container),
+  };
+  const steps: Step[] = [];
+  if (ports.length > 0) steps.push(portsFirewallStep(ctx, 'remove', ports, state, next));
+  // The port goes before its sources: never a moment unchecked.
+  steps.push(removeLinksStep(ctx.ip, [ep.hostIfname], 'veth', ctx.mark));
+  steps.push(sourcesStep(ctx.firewall, 'remove', ep, state, next));
+  if (!stillUsed && box?.created) steps.push(removeNetnsStep(ctx.nsIp, box));
+  steps.push(saveStep(ctx.store, state, next));
+  return { steps, result: () => ep };
+}

@@ -1,0 +1,60 @@
+/** Whole-host operations: apply (converge to the state), down (remove everything), and orphan recovery. */
+import { renderRuleset } from '../firewall/render.js';
+import { FAMILY, TABLE } from '../firewall/names.js';
+import type { NftDocument } from '../nft/schema.js';
+import { ensureLinks } from '../reconcile/links.js';
+import { findOrphans, removeOrphans } from '../reconcile/orphans.js';
+import { emptyState, type State } from '../topology/state.js';
+import type { HostContext, HostPlan } from './context.js';
+import type { Step } from './operation.js';
+import { removeLinksStep, removeNetnsStep } from './steps.js';
+import { saveStep } from './store-steps.js';
+
+/** Removes what an interrupted operation left (an intent file exists only when its writer died). */
+export async function recoverInterrupted(ctx: HostContext, state: State): Promise<void> {
+  const intent = ctx.intents.read();
+  if (!intent) return;
+  await removeOrphans(ctx, findOrphans(state, await ctx.ip.addresses(), ctx.mark, intent));
+  ctx.intents.clear();
+}
+
+/** Orphans (marked links the state does not know, namespaces of an interrupted connect) removed. */
+export function orphansStep(ctx: HostContext, state: State): Step {
+  const step: Step = {
+    name: 'orphans',
+    detail: 'none',
+    run: async () => {
+      const orphans = findOrphans(state, await ctx.ip.addresses(), ctx.mark, ctx.intents.read());
+      await removeOrphans(ctx, orphans);
+      ctx.intents.clear();
+      if (orphans.links.length + orphans.netns.length > 0) step.detail = `removed ${[...orphans.links, ...orphans.netns].join(' ')}`;
+    },
+  };
+  return step;
+}
+
+/** Converges the kernel to the desired state; running it twice changes nothing the second time. */
+export function applyPlan(ctx: HostContext, state: State): HostPlan<NftDocument> {
+  let doc: NftDocument | undefined;
+  const steps: Step[] = [
+    orphansStep(ctx, state),
+    { name: 'links', detail: 'bridges and endpoints', run: () => ensureLinks(ctx, state, { recreateNamespaces: true }) },
+    { name: 'firewall', detail: `rebuild table ${FAMILY} ${TABLE}`, run: async () => void (doc = await ctx.firewall.rebuild(state)) },
+  ];
+  return { steps, result: () => doc ?? renderRuleset(state) };
+}
+
+/**
+ * Removes everything nftbridge made in this host, best effort: every step runs, and what could not
+ * be removed is reported together. The firewall goes first while the links still exist, then
+ * endpoints, then bridges (netavark's order); the state is emptied last, so whatever a failed
+ * step left is an orphan (marked) that `status` reports and `apply` or `down` removes.
+ */
+export function downPlan(ctx: HostContext, state: State): HostPlan<State> {
+  const steps: Step[] = [{ name: 'firewall', detail: `delete tables ${TABLE}`, run: () => ctx.firewall.remove() }, orphansStep(ctx, state)];
+  if (state.endpoints.length > 0) steps.push(removeLinksStep(ctx.ip, state.endpoints.map((ep) => ep.hostIfname), 'veths', ctx.mark));
+  if (state.networks.length > 0) steps.push(removeLinksStep(ctx.ip, state.networks.map((n) => n.bridge), 'bridges', ctx.mark));
+  for (const box of state.containers) if (box.created) steps.push(removeNetnsStep(ctx.nsIp, box));
+  steps.push(saveStep(ctx.store, state, emptyState()));
+  return { steps, result: () => state, bestEffort: true };
+}

@@ -1,0 +1,36 @@
+/** Creating and removing a network: its bridge, forwarding, and the table rebuilt for it. */
+import { ConflictError, ValidationError } from '../errors.js';
+import { parseCidr } from '../topology/cidr.js';
+import { checkHostOverlap } from '../topology/host-overlap.js';
+import { findNetwork, planNetwork, type CreateNetworkInput } from '../topology/plan.js';
+import type { Network, State } from '../topology/state.js';
+import type { HostContext, HostPlan } from './context.js';
+import { bridgeStep, forwardingStep, removeLinksStep } from './steps.js';
+import { rebuildStep, saveStep } from './store-steps.js';
+
+export async function createNetworkPlan(ctx: HostContext, state: State, input: CreateNetworkInput): Promise<HostPlan<Network>> {
+  const net = planNetwork(state, input);
+  // The host's own addresses and routes, and its links: a subnet the host already reaches, or a
+  // bridge name in use, is refused before anything changes.
+  const [links, routes4, routes6] = await Promise.all([ctx.ip.addresses(), ctx.ip.routes(4), ctx.ip.routes(6)]);
+  checkHostOverlap(net, links, [...routes4, ...routes6]);
+  if (links.some((l) => l.ifname === net.bridge)) throw new ConflictError('bridge', `an interface named ${net.bridge} already exists`);
+  const next: State = { ...state, networks: [...state.networks, net] };
+  const families = new Set(net.subnets.map((s) => parseCidr('subnet', s.cidr).family));
+  return {
+    steps: [bridgeStep(ctx.runner, ctx.ip, net, ctx.mark), forwardingStep(ctx.runner, ctx.netns, families), rebuildStep(ctx.firewall, state, next), saveStep(ctx.store, state, next)],
+    result: () => net,
+    creates: { links: [net.bridge] },
+  };
+}
+
+export function removeNetworkPlan(ctx: HostContext, state: State, name: string): HostPlan<Network> {
+  const net = findNetwork(state, name);
+  const users = state.endpoints.filter((e) => e.network === name).map((e) => e.container);
+  if (users.length > 0) throw new ValidationError('network', `network "${name}" still has containers connected: ${users.join(', ')}`);
+  const next: State = { ...state, networks: state.networks.filter((n) => n !== net) };
+  return {
+    steps: [rebuildStep(ctx.firewall, state, next), removeLinksStep(ctx.ip, [net.bridge], 'bridge', ctx.mark), saveStep(ctx.store, state, next)],
+    result: () => net,
+  };
+}

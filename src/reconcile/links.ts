@@ -1,0 +1,115 @@
+/**
+ * The host's links as nftbridge wants them: one read of links (with their addresses) and routes,
+ * the differences from the desired state, and their repair. Observation and repair share the read
+ * and the keys, so they never disagree about what is missing.
+ */
+import { pathExists } from '../exec/path-exists.js';
+import { Ip } from '../ip/ip.js';
+import { containerPresent, forbiddenNamespaces, nsIdentity } from '../ip/netns.js';
+import type { LinkAddresses } from '../ip/schema.js';
+import type { HostContext } from '../ops/context.js';
+import { bridgePortArgs, bridgeStep, containerStep, forwardingStep, netnsStep, vethStep } from '../ops/steps.js';
+import { parseCidr } from '../topology/cidr.js';
+import { findNetwork } from '../topology/plan.js';
+import type { Network, State } from '../topology/state.js';
+import type { Drift } from './drift.js';
+
+export interface HostLinks {
+  all: LinkAddresses[];
+  byName: Map<string, LinkAddresses>;
+  /** "DST DEV" of every route, as the kernel lists them. */
+  routes: Set<string>;
+}
+
+const routeKey = (dst: string, dev: string) => `${dst} ${dev}`;
+
+/** One look at links (with their addresses) and routes, whatever the number of networks. */
+export async function readHostLinks(ip: Ip, state: State): Promise<HostLinks> {
+  const v6 = state.networks.some((n) => n.subnets.some((x) => x.cidr.includes(':')));
+  const [all, routes4, routes6] = await Promise.all([ip.addresses(), state.networks.length > 0 ? ip.routes(4) : [], v6 ? ip.routes(6) : []]);
+  return { all, byName: new Map(all.map((l) => [l.ifname, l])), routes: new Set([...routes4, ...routes6].map((r) => routeKey(r.dst, r.dev ?? ''))) };
+}
+
+/** Bridges, gateway addresses, subnet routes, endpoints and container namespaces that differ. */
+export function linkDrift(state: State, links: HostLinks): Drift[] {
+  const out: Drift[] = [];
+  for (const net of state.networks) {
+    const br = links.byName.get(net.bridge);
+    if (!br) {
+      out.push({ kind: 'bridge', subject: net.bridge, reason: `bridge of network "${net.name}" is missing` });
+      continue;
+    }
+    if (!br.flags.includes('UP')) out.push({ kind: 'bridge', subject: net.bridge, reason: 'bridge is down' });
+    const have = new Set(br.addr_info.map((i) => i.local));
+    for (const s of net.subnets) {
+      if (!have.has(s.gateway)) out.push({ kind: 'address', subject: net.bridge, reason: `gateway ${s.gateway} is missing` });
+      // The subnet route comes with the address; it is only missing when somebody removed it.
+      else if (!links.routes.has(routeKey(s.cidr, net.bridge))) out.push({ kind: 'route', subject: net.bridge, reason: `route to ${s.cidr} is missing` });
+    }
+  }
+  for (const box of state.containers)
+    if (!containerPresent(box)) out.push({ kind: 'container', subject: box.name, reason: `namespace ${box.netns} is gone (or is another namespace now)` });
+  for (const ep of state.endpoints) {
+    const link = links.byName.get(ep.hostIfname);
+    const bridge = state.networks.find((n) => n.name === ep.network)?.bridge;
+    if (!link) out.push({ kind: 'endpoint', subject: `${ep.network}/${ep.container}`, reason: `host interface ${ep.hostIfname} is missing` });
+    else if (link.master !== bridge) out.push({ kind: 'endpoint', subject: `${ep.network}/${ep.container}`, reason: `${ep.hostIfname} is not attached to ${bridge}` });
+  }
+  return out;
+}
+
+/**
+ * Bridges and endpoints that are missing are recreated; what exists is left alone.
+ * `recreateNamespaces` (apply): a namespace nftbridge created and the state still has, but that
+ * is gone (an interrupted down or disconnect), is made again. The controller leaves it gone: a
+ * vanished container is expected there, and its ports wait for it.
+ */
+export async function ensureLinks(ctx: HostContext, state: State, options: { recreateNamespaces?: boolean; links?: HostLinks } = {}): Promise<void> {
+  if (options.recreateNamespaces)
+    for (const box of state.containers) if (box.created && !(await pathExists(box.netns))) await netnsStep(ctx.nsIp, box).run();
+  const links = options.links ?? (await readHostLinks(ctx.ip, state));
+  const families = new Set<4 | 6>();
+  for (const net of state.networks) {
+    const bridge = links.byName.get(net.bridge);
+    if (!bridge) await bridgeStep(ctx.runner, ctx.ip, net, ctx.mark).run();
+    else await ensureBridgeAddresses(ctx.ip, net, bridge, links.routes);
+    for (const x of net.subnets) families.add(parseCidr('subnet', x.cidr).family);
+  }
+  if (families.size > 0) await forwardingStep(ctx.runner, ctx.netns, families).run();
+  // A path that names the host's (or our own) namespace now is never acted in.
+  const forbidden = forbiddenNamespaces(ctx.netns);
+  for (const ep of state.endpoints) {
+    const net = findNetwork(state, ep.network);
+    const box = state.containers.find((c) => c.name === ep.container);
+    const link = links.byName.get(ep.hostIfname);
+    if (link) {
+      if (link.master !== net.bridge || !link.flags.includes('UP'))
+        await ctx.ip.batch([['link', 'set', ep.hostIfname, 'master', net.bridge, 'up'], bridgePortArgs(net, ep.hostIfname)]);
+      continue;
+    }
+    // The container is gone, or its path names another namespace now: nothing is done there
+    // (the controller drops its ports until it returns).
+    if (!box || !containerPresent(box) || forbidden.has(nsIdentity(box.netns) ?? '')) continue;
+    const cip = new Ip(ctx.runner, box.netns);
+    // A leftover of ours inside (its veth peer lost) is replaced; an interface of the container's own is never touched.
+    const inside = await cip.links().catch(() => []);
+    if (inside.some((l) => l.ifname === ep.ifname && l.ifalias === ctx.mark)) await cip.run(['link', 'del', ep.ifname]).catch(() => undefined);
+    await vethStep(ctx.ip, net, ep, box.netns, ctx.mark).run();
+    const hasRoute = state.endpoints.some((e) => e !== ep && e.container === ep.container && !findNetwork(state, e.network).internal);
+    await containerStep(cip, net, ep, !net.internal && !hasRoute, ctx.mark).run();
+  }
+}
+
+/** Gateway addresses, the subnet routes that come with them, and the link state, on an existing bridge. */
+async function ensureBridgeAddresses(ip: Ip, net: Network, bridge: LinkAddresses, routes: ReadonlySet<string>): Promise<void> {
+  const have = new Set(bridge.addr_info.map((i) => i.local));
+  for (const s of net.subnets) {
+    const c = parseCidr('subnet', s.cidr);
+    if (!have.has(s.gateway)) await ip.run(['addr', 'add', `${s.gateway}/${c.prefix}`, 'dev', net.bridge, ...(c.family === 6 ? ['nodad'] : [])]);
+    else if (!routes.has(routeKey(s.cidr, net.bridge))) {
+      const how = c.family === 4 ? ['scope', 'link', 'src', s.gateway] : ['metric', '256'];
+      await ip.run([...(c.family === 6 ? ['-6'] : []), 'route', 'replace', s.cidr, 'dev', net.bridge, 'proto', 'kernel', ...how]);
+    }
+  }
+  if (!bridge.flags.includes('UP')) await ip.run(['link', 'set', net.bridge, 'up']);
+}
