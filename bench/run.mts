@@ -19,8 +19,34 @@ import { WarmNft } from '../dist/nft/warm.js';
 
 const tiny = process.env.BENCH_SIZE === 'tiny';
 const SIZES = tiny
-  ? { attachSeq: 5, attachPar: 4, ports: [0, 100, 500], portOps: 5, rebuild: 500, conns: 500, connSeconds: 1, connRounds: 2, repairs: 5, memPorts: 500, iperfSeconds: 1, inputRounds: 3 }
-  : { attachSeq: 50, attachPar: 20, ports: [0, 1000, 10000], portOps: 40, rebuild: 10000, conns: 10000, connSeconds: 1, connRounds: 9, repairs: 30, memPorts: 10000, iperfSeconds: 3, inputRounds: 15 };
+  ? {
+      attachSeq: 5,
+      attachPar: 4,
+      ports: [0, 100, 500],
+      portOps: 5,
+      rebuild: 500,
+      conns: 500,
+      connSeconds: 1,
+      connRounds: 2,
+      repairs: 5,
+      memPorts: 500,
+      iperfSeconds: 1,
+      inputRounds: 3,
+    }
+  : {
+      attachSeq: 50,
+      attachPar: 20,
+      ports: [0, 1000, 10000],
+      portOps: 40,
+      rebuild: 10000,
+      conns: 10000,
+      connSeconds: 1,
+      connRounds: 9,
+      repairs: 30,
+      memPorts: 10000,
+      iperfSeconds: 3,
+      inputRounds: 15,
+    };
 
 interface Row {
   scenario: string;
@@ -40,7 +66,16 @@ const pct = (xs: number[], p: number) => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
 };
 function record(scenario: string, variant: string, samples: number[], unit = 'ms', note?: string): Row {
-  const row = { scenario, variant, unit, median: pct(samples, 50), p95: pct(samples, 95), p99: pct(samples, 99), n: samples.length, ...(note ? { note } : {}) };
+  const row = {
+    scenario,
+    variant,
+    unit,
+    median: pct(samples, 50),
+    p95: pct(samples, 95),
+    p99: pct(samples, 99),
+    n: samples.length,
+    ...(note ? { note } : {}),
+  };
   rows.push(row);
   return row;
 }
@@ -119,10 +154,25 @@ async function ipFloorAttach(lab: Lab, i: number, bridge: string, subnet: string
 async function cniAttach(lab: Lab, i: number, dataDir: string): Promise<void> {
   const name = lab.name(`k${i}`);
   await defaultRunner.run('ip', ['netns', 'add', name]);
-  const conf = { cniVersion: '0.4.0', name: 'benchnet', type: 'bridge', bridge: 'cni0', isGateway: true, ipMasq: true, ipam: { type: 'host-local', subnet: '10.98.0.0/16', dataDir } };
+  const conf = {
+    cniVersion: '0.4.0',
+    name: 'benchnet',
+    type: 'bridge',
+    bridge: 'cni0',
+    isGateway: true,
+    ipMasq: true,
+    ipam: { type: 'host-local', subnet: '10.98.0.0/16', dataDir },
+  };
   await execa('nsenter', [`--net=${Lab.path(lab.host)}`, '/usr/lib/cni/bridge'], {
     input: JSON.stringify(conf),
-    env: { CNI_COMMAND: 'ADD', CNI_CONTAINERID: `bench${i}`, CNI_NETNS: Lab.path(name), CNI_IFNAME: 'eth0', CNI_PATH: '/usr/lib/cni', PATH: `${process.env.PATH}:/usr/sbin:/sbin` },
+    env: {
+      CNI_COMMAND: 'ADD',
+      CNI_CONTAINERID: `bench${i}`,
+      CNI_NETNS: Lab.path(name),
+      CNI_IFNAME: 'eth0',
+      CNI_PATH: '/usr/lib/cni',
+      PATH: `${process.env.PATH}:/usr/sbin:/sbin`,
+    },
   });
 }
 
@@ -154,7 +204,11 @@ async function netavarkAttach(lab: Lab, i: number, configDir: string): Promise<v
 }
 
 /** One attach variant: SIZES.attachSeq one after another, then (if `alsoAtOnce`) SIZES.attachPar at once. */
-async function attachVariant(variant: string, attach: (i: number) => Promise<unknown>, alsoAtOnce = true): Promise<{ seq: Row; par?: Row }> {
+async function attachVariant(
+  variant: string,
+  attach: (i: number) => Promise<unknown>,
+  alsoAtOnce = true,
+): Promise<{ seq: Row; par?: Row }> {
   const samples: number[] = [];
   for (let i = 0; i < SIZES.attachSeq; i++) samples.push(await time(() => attach(i)));
   const seq = record('attach (sequential)', variant, samples);
@@ -212,7 +266,12 @@ async function withPorts(host: Host, container: string, n: number) {
   const state = await host.state();
   const have = state.ports.length;
   if (n <= have) return;
-  const ports = planPublish(state, 'p', container, Array.from({ length: n - have }, (_, i) => `${10000 + have + i}:80`));
+  const ports = planPublish(
+    state,
+    'p',
+    container,
+    Array.from({ length: n - have }, (_, i) => `${10000 + have + i}:80`),
+  );
   await host.store.write({ ...state, ports: [...state.ports, ...ports] });
   await host.apply();
 }
@@ -248,9 +307,10 @@ async function benchPublish() {
   const rb = record('full rebuild', `nftbridge maps, ${SIZES.rebuild} ports`, rebuild);
   const linear = ['add table ip linear', 'flush table ip linear', 'add chain ip linear pre { type nat hook prerouting priority dstnat; }'];
   for (let i = 0; i < SIZES.rebuild; i++) linear.push(`add rule ip linear pre tcp dport ${10000 + i} dnat to 10.94.0.2:80`);
-  writeFileSync(join(lab.stateDir, 'linear.nft'), linear.join('\n') + '\n');
+  writeFileSync(join(lab.stateDir, 'linear.nft'), `${linear.join('\n')}\n`);
   const lin: number[] = [];
-  for (let i = 0; i < 5; i++) lin.push(await time(() => defaultRunner.run('nft', ['-f', join(lab.stateDir, 'linear.nft')], { netns: Lab.path(lab.host) })));
+  for (let i = 0; i < 5; i++)
+    lin.push(await time(() => defaultRunner.run('nft', ['-f', join(lab.stateDir, 'linear.nft')], { netns: Lab.path(lab.host) })));
   const linRow = record('full rebuild', `${SIZES.rebuild} linear rules (baseline)`, lin);
   ratio('full rebuild', rb, linRow);
   ratioToLimit('full rebuild', rb, 300);
@@ -295,10 +355,14 @@ async function benchConnections() {
     // Linear baseline: the same mappings as one rule per port, in a table of its own.
     sh(Lab.path(lab.outside), 'ip', ['route', 'add', '10.93.0.0/16', 'via', UPLINK.host]);
     const lines = ['add table inet linear', 'add chain inet linear pre { type nat hook prerouting priority dstnat; }'];
-    for (let i = 0; i < SIZES.conns; i++) lines.push(`add rule inet linear pre ip daddr ${UPLINK.host} tcp dport ${10000 + i} dnat ip to 10.93.0.2:80`);
-    writeFileSync(join(lab.stateDir, 'lin.nft'), lines.join('\n') + '\n');
+    for (let i = 0; i < SIZES.conns; i++)
+      lines.push(`add rule inet linear pre ip daddr ${UPLINK.host} tcp dport ${10000 + i} dnat ip to 10.93.0.2:80`);
+    writeFileSync(join(lab.stateDir, 'lin.nft'), `${lines.join('\n')}\n`);
     // For reference, the floor under any NAT: the direct path with connection tracking on.
-    writeFileSync(join(lab.stateDir, 'ct.nft'), 'add table inet ctonly\nadd chain inet ctonly tracked { type filter hook forward priority 0; }\nadd rule inet ctonly tracked ct state established accept\n');
+    writeFileSync(
+      join(lab.stateDir, 'ct.nft'),
+      'add table inet ctonly\nadd chain inet ctonly tracked { type filter hook forward priority 0; }\nadd rule inet ctonly tracked ct state established accept\n',
+    );
     // The load generator shares two cores with everything else: rounds alternate the variants
     // so that noise hits them alike, and medians are compared.
     const mapped: number[] = [];
@@ -317,8 +381,17 @@ async function benchConnections() {
       linear.push(await connRate(tool, lab, UPLINK.host, lastPort));
       await defaultRunner.run('nft', ['delete', 'table', 'inet', 'linear'], { netns: Lab.path(lab.host) });
     }
-    const perRound = pct(mapped.map((x, i) => x / (direct[i] ?? NaN)), 50);
-    const m = record('new connections/s', `published port, ${SIZES.conns} mappings, entry last`, mapped, 'conn/s', `median of per-round ratios to direct ${perRound.toFixed(2)}`);
+    const perRound = pct(
+      mapped.map((x, i) => x / (direct[i] ?? NaN)),
+      50,
+    );
+    const m = record(
+      'new connections/s',
+      `published port, ${SIZES.conns} mappings, entry last`,
+      mapped,
+      'conn/s',
+      `median of per-round ratios to direct ${perRound.toFixed(2)}`,
+    );
     const d = record('new connections/s', 'same container routed directly, no NAT', direct, 'conn/s');
     const t = record('new connections/s', 'same container routed directly, conntrack on, no NAT (reference)', tracked, 'conn/s');
     const l = record('new connections/s', `${SIZES.conns} linear rules, entry last (baseline)`, linear, 'conn/s');
@@ -334,7 +407,12 @@ async function benchConnections() {
 }
 async function withPortsOn(host: Host, container: string, n: number) {
   const state = await host.state();
-  const ports = planPublish(state, 'c', container, Array.from({ length: n }, (_, i) => `${10000 + i}:80`));
+  const ports = planPublish(
+    state,
+    'c',
+    container,
+    Array.from({ length: n }, (_, i) => `${10000 + i}:80`),
+  );
   await host.store.write({ ...state, ports: [...state.ports, ...ports] });
   await host.apply();
 }
@@ -399,7 +477,11 @@ async function benchRepair() {
     table.push(await waitApplied(performance.now(), before + 1));
     await new Promise((r) => setTimeout(r, 100));
   }
-  ratioToLimit('repair latency', record('repair latency', 'nft delete table -> table restored', table, 'ms', 'from the delete command returning'), 50);
+  ratioToLimit(
+    'repair latency',
+    record('repair latency', 'nft delete table -> table restored', table, 'ms', 'from the delete command returning'),
+    50,
+  );
   const gone: number[] = [];
   for (let i = 0; i < Math.min(10, SIZES.repairs); i++) {
     const box = lab.name(`g${i}`);
@@ -421,12 +503,20 @@ async function benchMemory() {
   log('» memory of the watch process');
   const { lab, host, c } = await labWithContainer('m', '10.91.0.0/16');
   const state = await host.state();
-  const ports = planPublish(state, 'm', c, Array.from({ length: SIZES.memPorts }, (_, i) => `${10000 + i}:80`));
+  const ports = planPublish(
+    state,
+    'm',
+    c,
+    Array.from({ length: SIZES.memPorts }, (_, i) => `${10000 + i}:80`),
+  );
   await host.store.write({ ...state, ports: [...state.ports, ...ports] });
   await host.close();
   const cli = new URL('../dist/cli/main.js', import.meta.url).pathname;
   // The installed command as a user runs it (its shebang carries the daemon's V8 settings).
-  const child = execa(cli, ['--netns', lab.host, '--state-dir', lab.stateDir, '--json', 'watch', '--resync-ms', '1000'], { buffer: false, reject: false });
+  const child = execa(cli, ['--netns', lab.host, '--state-dir', lab.stateDir, '--json', 'watch', '--resync-ms', '1000'], {
+    buffer: false,
+    reject: false,
+  });
   let applied = 0;
   child.stdout?.on('data', (d: Buffer) => void (applied += (d.toString().match(/"type":"(applied|idle)"/g) ?? []).length));
   const deadline = Date.now() + 60_000;
@@ -504,7 +594,10 @@ if (stopping) await new Promise(() => undefined);
 
 const fmt = (x: number) => (Number.isNaN(x) ? '-' : x >= 100 ? x.toFixed(0) : x.toFixed(x >= 10 ? 1 : 2));
 const lines = ['| scenario | variant | median | p95 | p99 | unit | n |', '| --- | --- | ---: | ---: | ---: | --- | ---: |'];
-for (const r of rows) lines.push(`| ${r.scenario} | ${r.variant}${r.note ? ` (${r.note})` : ''} | ${fmt(r.median)} | ${fmt(r.p95)} | ${fmt(r.p99)} | ${r.unit} | ${r.n} |`);
+for (const r of rows)
+  lines.push(
+    `| ${r.scenario} | ${r.variant}${r.note ? ` (${r.note})` : ''} | ${fmt(r.median)} | ${fmt(r.p95)} | ${fmt(r.p99)} | ${r.unit} | ${r.n} |`,
+  );
 lines.push('', '| scenario | ratio | value | target |', '| --- | --- | ---: | --- |');
 for (const q of ratios) lines.push(`| ${q.scenario} | ${q.of} / ${q.to} | ${q.ratio.toFixed(2)}x | ${q.target ?? ''} |`);
 const machine = `${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, kernel ${execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim()}, node ${process.version}, ${execFileSync('nft', ['--version'], { encoding: 'utf8' }).trim()}`;
@@ -512,6 +605,6 @@ console.log(`\nnftbridge benchmarks (${tiny ? 'tiny' : 'full'} sizes) on ${machi
 console.log(lines.join('\n'));
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
 const file = new URL(`./results/${tiny ? 'tiny' : 'full'}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`, import.meta.url);
-writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), sizes: SIZES, machine, rows, ratios }, null, 2) + '\n');
+writeFileSync(file, `${JSON.stringify({ date: new Date().toISOString(), sizes: SIZES, machine, rows, ratios }, null, 2)}\n`);
 console.log(`\nresults: ${file.pathname}`);
 process.exitCode = failed > 0 ? 1 : 0;

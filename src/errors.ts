@@ -76,7 +76,7 @@ export class TeardownError extends NftbridgeError {
   }
 }
 
-const messageOf = (e: unknown) => (e instanceof Error ? e.message.split('\n')[0] ?? '' : String(e));
+const messageOf = (e: unknown) => (e instanceof Error ? (e.message.split('\n')[0] ?? '') : String(e));
 
 /** nft rejected a document or a command; `nftMessage` is nft's own text. */
 export class NftError extends CommandError {
@@ -112,7 +112,9 @@ export class StateFileError extends NftbridgeError {
     readonly line: number | undefined,
     readonly reason: string,
   ) {
-    super(`${file}${line !== undefined ? `:${line}` : ''}: ${reason} (run "nftbridge recover" to keep what is readable, then "nftbridge apply")`);
+    super(
+      `${file}${line !== undefined ? `:${line}` : ''}: ${reason} (run "nftbridge recover" to keep what is readable, then "nftbridge apply")`,
+    );
   }
 }
 

@@ -12,6 +12,7 @@ import { Firewall } from './firewall/firewall.js';
 import { FAMILY, TABLE } from './firewall/names.js';
 import { renderRuleset } from './firewall/render.js';
 import { Ip } from './ip/ip.js';
+import { kernelNamespaces, type NamespaceProbe } from './ip/netns.js';
 import type { RulesetEvent, TopologyEvent } from './monitor/events.js';
 import { NftClient } from './nft/client.js';
 import type { NftDocument } from './nft/schema.js';
@@ -43,6 +44,8 @@ export interface HostOptions {
    * for the Host's frequent changes and reads (close() ends them).
    */
   runner?: Runner;
+  /** How namespaces are looked at: the kernel's nsfs by default; a fake's in tests without a kernel. */
+  namespaces?: NamespaceProbe;
 }
 
 export interface Status {
@@ -67,6 +70,7 @@ export class Host implements HostContext {
     readonly store: StateStore,
     /** Why the state could not be read when the Host was opened, if it could not. */
     private readonly openError: StateFileError | undefined,
+    readonly namespaces: NamespaceProbe,
   ) {
     // Long-lived ip and nft processes start without the runner; a runner of one's own (to log,
     // or to script a test) sees every command only if none are used.
@@ -99,7 +103,7 @@ export class Host implements HostContext {
         throw err;
       },
     );
-    return new Host(options.runner ?? defaultRunner, path, store, openError);
+    return new Host(options.runner ?? defaultRunner, path, store, openError, options.namespaces ?? kernelNamespaces);
   }
 
   /** The desired state, once the operations this process has in flight (rollbacks included) are over. */
@@ -190,7 +194,10 @@ export class Host implements HostContext {
   /** Desired state and where the kernel differs from it (orphans of interrupted operations included). */
   async status(): Promise<Status> {
     const state = await this.store.read();
-    return { state, drift: await observeDrift({ ip: this.ip, firewall: this.firewall, owner: ownerOf(this) }, state) };
+    return {
+      state,
+      drift: await observeDrift({ ip: this.ip, firewall: this.firewall, namespaces: this.namespaces, owner: ownerOf(this) }, state),
+    };
   }
 
   /**

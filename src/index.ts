@@ -12,7 +12,15 @@ export * from './firewall/names.js';
 export { operation, rollback, type OperationEvent, type Step } from './ops/operation.js';
 export * from './topology/state.js';
 export { parsePublishSpec, parseUnpublishSpec, type PortSpec, type UnpublishSpec } from './topology/publish-spec.js';
-export { planNetwork, planEndpoint, planPublish, planUnpublish, defaultBridgeName, type CreateNetworkInput, type ConnectInput } from './topology/plan.js';
+export {
+  planNetwork,
+  planEndpoint,
+  planPublish,
+  planUnpublish,
+  defaultBridgeName,
+  type CreateNetworkInput,
+  type ConnectInput,
+} from './topology/plan.js';
 export { parseCidr, normalizeIp } from './topology/cidr.js';
 export { diffTables, shapeOfDocument, shapeOfListing, type Drift } from './reconcile/drift.js';
 export { observeDrift, observeAll, type OwnerContext } from './reconcile/observe.js';

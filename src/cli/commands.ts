@@ -1,9 +1,9 @@
 /** Each CLI command: its options, and a thin call into the public API. */
-import { Observable } from 'rxjs';
+import type { Observable } from 'rxjs';
 import { ValidationError } from '../errors.js';
 import { Host } from '../host.js';
 import type { OperationEvent } from '../ops/operation.js';
-import { flag, int, list, parseArgs, positionals, str, type OptionSpec, type ParsedArgs } from './args.js';
+import { flag, int, list, positionals, str, type OptionSpec, type ParsedArgs } from './args.js';
 import { formatNetworks, formatStatus, formatStep } from './format.js';
 
 export interface Io {
@@ -24,7 +24,13 @@ export const openHost = (args: ParsedArgs) => {
 };
 
 /** Runs an operation, printing each step as it happens, then the result. */
-async function runOperation<T>(args: ParsedArgs, io: Io, title: string, ops: Observable<OperationEvent<T>>, show: (r: T) => string): Promise<number> {
+async function runOperation<T>(
+  args: ParsedArgs,
+  io: Io,
+  title: string,
+  ops: Observable<OperationEvent<T>>,
+  show: (r: T) => string,
+): Promise<number> {
   const json = flag(args, 'json');
   if (!json) io.out(title);
   let result: T | undefined;
@@ -54,7 +60,14 @@ async function withHost<T>(args: ParsedArgs, fn: (host: Host) => Promise<T>): Pr
 export const commands: Record<string, Command> = {
   'network create': {
     usage: 'network create NAME --subnet CIDR [--subnet CIDR6] [--gateway IP]... [--bridge IFNAME] [--internal] [--no-icc] [--mtu N]',
-    options: { subnet: { value: true, repeat: true }, gateway: { value: true, repeat: true }, bridge: { value: true }, internal: {}, 'no-icc': {}, mtu: { value: true } },
+    options: {
+      subnet: { value: true, repeat: true },
+      gateway: { value: true, repeat: true },
+      bridge: { value: true },
+      internal: {},
+      'no-icc': {},
+      mtu: { value: true },
+    },
     run: (args, io) => {
       const [name = ''] = positionals(args, ['NAME']);
       const subnet = list(args, 'subnet');
@@ -85,7 +98,9 @@ export const commands: Record<string, Command> = {
     usage: 'network rm NAME',
     run: (args, io) => {
       const [name = ''] = positionals(args, ['NAME']);
-      return withHost(args, (host) => runOperation(args, io, `removing network ${name}`, host.removeNetwork$(name), (n) => `network ${n.name} removed`));
+      return withHost(args, (host) =>
+        runOperation(args, io, `removing network ${name}`, host.removeNetwork$(name), (n) => `network ${n.name} removed`),
+      );
     },
   },
   'network ls': {
@@ -104,9 +119,17 @@ export const commands: Record<string, Command> = {
     options: { ip: { value: true }, ip6: { value: true }, ifname: { value: true }, mac: { value: true } },
     run: (args, io) => {
       const [network = '', container = ''] = positionals(args, ['NETWORK', 'CONTAINER']);
-      const input = Object.fromEntries(['ip', 'ip6', 'ifname', 'mac'].flatMap((k) => (str(args, k) !== undefined ? [[k, str(args, k)]] : [])));
+      const input = Object.fromEntries(
+        ['ip', 'ip6', 'ifname', 'mac'].flatMap((k) => (str(args, k) !== undefined ? [[k, str(args, k)]] : [])),
+      );
       return withHost(args, (host) =>
-        runOperation(args, io, `connecting ${container} to ${network}`, host.connect$(network, container, input), (e) => `${e.container} connected to ${e.network}: ${e.ifname} ${e.addresses.join(' ')} (host side ${e.hostIfname})`),
+        runOperation(
+          args,
+          io,
+          `connecting ${container} to ${network}`,
+          host.connect$(network, container, input),
+          (e) => `${e.container} connected to ${e.network}: ${e.ifname} ${e.addresses.join(' ')} (host side ${e.hostIfname})`,
+        ),
       );
     },
   },
@@ -114,21 +137,45 @@ export const commands: Record<string, Command> = {
     usage: 'disconnect NETWORK CONTAINER',
     run: (args, io) => {
       const [network = '', container = ''] = positionals(args, ['NETWORK', 'CONTAINER']);
-      return withHost(args, (host) => runOperation(args, io, `disconnecting ${container} from ${network}`, host.disconnect$(network, container), (e) => `${e.container} disconnected from ${e.network}`));
+      return withHost(args, (host) =>
+        runOperation(
+          args,
+          io,
+          `disconnecting ${container} from ${network}`,
+          host.disconnect$(network, container),
+          (e) => `${e.container} disconnected from ${e.network}`,
+        ),
+      );
     },
   },
   publish: {
     usage: 'publish NETWORK CONTAINER [HOST_IP:]HOST_PORT[-END]:CONTAINER_PORT[-END][/tcp|/udp]...',
     run: (args, io) => {
       const [network = '', container = '', ...specs] = positionals(args, ['NETWORK', 'CONTAINER'], 'SPEC');
-      return withHost(args, (host) => runOperation(args, io, `publishing ${specs.join(' ')} to ${container}`, host.publish$(network, container, specs), (ps) => `published ${ps.length} mapping(s)`));
+      return withHost(args, (host) =>
+        runOperation(
+          args,
+          io,
+          `publishing ${specs.join(' ')} to ${container}`,
+          host.publish$(network, container, specs),
+          (ps) => `published ${ps.length} mapping(s)`,
+        ),
+      );
     },
   },
   unpublish: {
     usage: 'unpublish NETWORK CONTAINER HOST_PORT[/PROTO]...',
     run: (args, io) => {
       const [network = '', container = '', ...specs] = positionals(args, ['NETWORK', 'CONTAINER'], 'HOST_PORT');
-      return withHost(args, (host) => runOperation(args, io, `unpublishing ${specs.join(' ')} from ${container}`, host.unpublish$(network, container, specs), (ps) => `unpublished ${ps.length} mapping(s)`));
+      return withHost(args, (host) =>
+        runOperation(
+          args,
+          io,
+          `unpublishing ${specs.join(' ')} from ${container}`,
+          host.unpublish$(network, container, specs),
+          (ps) => `unpublished ${ps.length} mapping(s)`,
+        ),
+      );
     },
   },
   ruleset: {
@@ -145,7 +192,15 @@ export const commands: Record<string, Command> = {
     usage: 'apply',
     run: (args, io) => {
       positionals(args, []);
-      return withHost(args, (host) => runOperation(args, io, 'applying the desired state', host.apply$(), (doc) => `applied: ${doc.nftables.length} nftables commands in one transaction`));
+      return withHost(args, (host) =>
+        runOperation(
+          args,
+          io,
+          'applying the desired state',
+          host.apply$(),
+          (doc) => `applied: ${doc.nftables.length} nftables commands in one transaction`,
+        ),
+      );
     },
   },
   status: {
@@ -165,10 +220,15 @@ export const commands: Record<string, Command> = {
       positionals(args, []);
       return withHost(args, async (host) => {
         const { state, dropped } = await host.recover();
-        if (flag(args, 'json')) io.out(JSON.stringify({ dropped, networks: state.networks.length, endpoints: state.endpoints.length, ports: state.ports.length }));
+        if (flag(args, 'json'))
+          io.out(
+            JSON.stringify({ dropped, networks: state.networks.length, endpoints: state.endpoints.length, ports: state.ports.length }),
+          );
         else {
           for (const d of dropped) io.out(`dropped: ${d}`);
-          io.out(`state readable again (${state.networks.length} network(s), ${state.endpoints.length} endpoint(s), ${state.ports.length} port(s)); run "nftbridge apply" to converge the kernel to it`);
+          io.out(
+            `state readable again (${state.networks.length} network(s), ${state.endpoints.length} endpoint(s), ${state.ports.length} port(s)); run "nftbridge apply" to converge the kernel to it`,
+          );
         }
         return 0;
       });
@@ -178,7 +238,15 @@ export const commands: Record<string, Command> = {
     usage: 'down',
     run: (args, io) => {
       positionals(args, []);
-      return withHost(args, (host) => runOperation(args, io, 'removing everything nftbridge made', host.down$(), (s) => `removed ${s.networks.length} network(s), ${s.endpoints.length} endpoint(s)`));
+      return withHost(args, (host) =>
+        runOperation(
+          args,
+          io,
+          'removing everything nftbridge made',
+          host.down$(),
+          (s) => `removed ${s.networks.length} network(s), ${s.endpoints.length} endpoint(s)`,
+        ),
+      );
     },
   },
 };

@@ -13,7 +13,14 @@ export function formatNetworks(state: State): string {
   const rows = state.networks.map((n) => {
     const count = state.endpoints.filter((e) => e.network === n.name).length;
     const flags = [n.internal ? 'internal' : '', n.icc ? '' : 'no-icc', n.mtu ? `mtu=${n.mtu}` : ''].filter(Boolean).join(',');
-    return [n.name, n.bridge, n.subnets.map((s) => s.cidr).join(','), n.subnets.map((s) => s.gateway).join(','), String(count), flags || '-'];
+    return [
+      n.name,
+      n.bridge,
+      n.subnets.map((s) => s.cidr).join(','),
+      n.subnets.map((s) => s.gateway).join(','),
+      String(count),
+      flags || '-',
+    ];
   });
   return table(['NAME', 'BRIDGE', 'SUBNETS', 'GATEWAYS', 'ENDPOINTS', 'FLAGS'], rows);
 }
@@ -28,7 +35,13 @@ export function formatStatus(status: Status): string {
     ),
     '',
   );
-  out.push(table(['NETWORK', 'CONTAINER', 'PORT'], state.ports.map((p) => [p.network, p.container, describePort(p)])), '');
+  out.push(
+    table(
+      ['NETWORK', 'CONTAINER', 'PORT'],
+      state.ports.map((p) => [p.network, p.container, describePort(p)]),
+    ),
+    '',
+  );
   out.push(drift.length === 0 ? 'drift: none (kernel matches the desired state)' : `drift: ${drift.length}`);
   for (const d of drift) out.push(`  ${d.kind} ${d.subject}: ${d.reason}`);
   return out.join('\n');
@@ -36,6 +49,10 @@ export function formatStatus(status: Status): string {
 
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
   return [line(header), ...rows.map(line)].join('\n');
 }

@@ -33,7 +33,11 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       return first.options.help ? 0 : 2;
     }
     const found = find(first.positionals);
-    if (!found) throw new ValidationError('command', `unknown command "${first.positionals.slice(0, first.positionals[0] === 'network' ? 2 : 1).join(' ')}"`);
+    if (!found)
+      throw new ValidationError(
+        'command',
+        `unknown command "${first.positionals.slice(0, first.positionals[0] === 'network' ? 2 : 1).join(' ')}"`,
+      );
     const [name, command] = found;
     if (first.options.help) {
       io.out(`usage: nftbridge ${command.usage}`);
@@ -51,4 +55,3 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     return 1;
   }
 }
-

@@ -6,13 +6,14 @@ import { canSandbox, inSandbox, prepareSandbox, runSandboxed, SANDBOX_ENV } from
 
 export const sandboxCommand: Command = {
   usage: 'sandbox -- COMMAND [ARG...]',
-  run: async (args, io) => {
+  run: async (args, _io) => {
     const argv = args.positionals;
     if (argv.length === 0) throw new ValidationError('COMMAND', 'missing');
     if (process.env[SANDBOX_ENV] === 'pending') prepareSandbox();
     else if (!inSandbox()) {
       // Never the real namespace: a command meant for a sandbox may flush rulesets or delete links.
-      if (!canSandbox()) throw new NftbridgeError('sandbox: cannot create a user + network + mount namespace here (unshare -rnm failed); nothing was run');
+      if (!canSandbox())
+        throw new NftbridgeError('sandbox: cannot create a user + network + mount namespace here (unshare -rnm failed); nothing was run');
       return runSandboxed([process.execPath, ...process.execArgv, process.argv[1] ?? '', 'sandbox', '--', ...argv]);
     }
     const r = spawnSync(argv[0] ?? '', argv.slice(1), { stdio: 'inherit', env: process.env });

@@ -6,7 +6,11 @@ import { openHost, type Command } from './commands.js';
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 /** What woke the controller, counted by source: a burst of 40 nft events is one line, not 40 objects. */
-const count = (reasons: { source: string }[]) => reasons.reduce<Record<string, number>>((acc, r) => ({ ...acc, [r.source]: (acc[r.source] ?? 0) + 1 }), {});
+const count = (reasons: { source: string }[]) => {
+  const out: Record<string, number> = {};
+  for (const r of reasons) out[r.source] = (out[r.source] ?? 0) + 1;
+  return out;
+};
 
 export const watchCommand: Command = {
   usage: 'watch [--resync-ms N] [--coalesce-ms N]',
@@ -18,15 +22,49 @@ export const watchCommand: Command = {
     if (resyncMs !== undefined && resyncMs < 100) throw new ValidationError('--resync-ms', 'must be at least 100');
     const json = flag(args, 'json');
     const host = await openHost(args);
-    const controller = host.controller({ ...(resyncMs !== undefined ? { resyncMs } : {}), ...(coalesceMs !== undefined ? { coalesceMs } : {}) });
+    const controller = host.controller({
+      ...(resyncMs !== undefined ? { resyncMs } : {}),
+      ...(coalesceMs !== undefined ? { coalesceMs } : {}),
+    });
     const emit = (obj: Record<string, unknown>, human: string) => io.out(json ? JSON.stringify(obj) : human);
     const { hooks } = controller;
     hooks.on('topology', (e) => emit({ ...e }, `event ${e.type} ${JSON.stringify(e)}`));
-    hooks.on('drift', (r) => emit({ type: 'drift', reasons: count(r.reasons), drift: r.drift }, `drift: ${r.drift.map((d) => `${d.kind} ${d.subject}: ${d.reason}`).join('; ')}`));
-    hooks.on('plan', (p) => emit({ type: 'plan', links: p.links, commands: p.document?.nftables.length ?? 0 }, `plan: ${p.links ? 'repair links; ' : ''}${p.document ? `rebuild table (${p.document.nftables.length} commands)` : 'table unchanged'}`));
-    hooks.on('applied', (a) => emit({ type: 'applied', reasons: count(a.reasons), durationMs: Math.round(a.durationMs * 10) / 10, drift: a.drift, commands: a.document?.nftables.length ?? 0 }, `applied in ${a.durationMs.toFixed(1)} ms`));
+    hooks.on('drift', (r) =>
+      emit(
+        { type: 'drift', reasons: count(r.reasons), drift: r.drift },
+        `drift: ${r.drift.map((d) => `${d.kind} ${d.subject}: ${d.reason}`).join('; ')}`,
+      ),
+    );
+    hooks.on('plan', (p) =>
+      emit(
+        { type: 'plan', links: p.links, commands: p.document?.nftables.length ?? 0 },
+        `plan: ${p.links ? 'repair links; ' : ''}${p.document ? `rebuild table (${p.document.nftables.length} commands)` : 'table unchanged'}`,
+      ),
+    );
+    hooks.on('applied', (a) =>
+      emit(
+        {
+          type: 'applied',
+          reasons: count(a.reasons),
+          durationMs: Math.round(a.durationMs * 10) / 10,
+          drift: a.drift,
+          commands: a.document?.nftables.length ?? 0,
+        },
+        `applied in ${a.durationMs.toFixed(1)} ms`,
+      ),
+    );
     hooks.on('idle', (r) => emit({ type: 'idle', reasons: count(r.reasons) }, `in sync (${Object.keys(count(r.reasons)).join(', ')})`));
-    hooks.on('error', (e) => emit({ type: 'error', source: e.source, message: message(e.error), ...(e.attempt ? { attempt: e.attempt, retryInMs: e.retryInMs } : {}) }, `error in ${e.source}: ${message(e.error)}${e.retryInMs !== undefined ? ` (restarting in ${e.retryInMs} ms)` : ''}`));
+    hooks.on('error', (e) =>
+      emit(
+        {
+          type: 'error',
+          source: e.source,
+          message: message(e.error),
+          ...(e.attempt ? { attempt: e.attempt, retryInMs: e.retryInMs } : {}),
+        },
+        `error in ${e.source}: ${message(e.error)}${e.retryInMs !== undefined ? ` (restarting in ${e.retryInMs} ms)` : ''}`,
+      ),
+    );
 
     let resolveStop!: () => void;
     const stopped = new Promise<void>((r) => (resolveStop = r));
@@ -36,7 +74,10 @@ export const watchCommand: Command = {
     process.on('SIGTERM', onSignal);
     try {
       controller.start();
-      emit({ type: 'started', netns: host.netns ?? null, state: host.store.file }, `watching ${host.netns ?? 'the current namespace'} (state ${host.store.file}); Ctrl-C stops`);
+      emit(
+        { type: 'started', netns: host.netns ?? null, state: host.store.file },
+        `watching ${host.netns ?? 'the current namespace'} (state ${host.store.file}); Ctrl-C stops`,
+      );
       await stopped;
       await controller.stop();
       emit({ type: 'stopped' }, 'stopped');

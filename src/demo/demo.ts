@@ -59,7 +59,11 @@ export async function runDemo({ log, signal }: DemoOptions): Promise<CheckResult
     host = await Host.open({ netns: lab.host, stateDir: lab.stateDir });
     const ns1 = lab.name('ns1');
     const ns2 = lab.name('ns2');
-    await follow(log, `network create ${SEED.network} --subnet ${SEED.subnet} --bridge ${SEED.bridge}`, host.createNetwork$({ name: SEED.network, subnet: SEED.subnet, gateway: SEED.gateway, bridge: SEED.bridge }));
+    await follow(
+      log,
+      `network create ${SEED.network} --subnet ${SEED.subnet} --bridge ${SEED.bridge}`,
+      host.createNetwork$({ name: SEED.network, subnet: SEED.subnet, gateway: SEED.gateway, bridge: SEED.bridge }),
+    );
     await follow(log, `connect ${SEED.network} ${ns1} --ip ${SEED.ns1.ip}`, host.connect$(SEED.network, ns1, SEED.ns1));
     await follow(log, `connect ${SEED.network} ${ns2} --ip ${SEED.ns2.ip}`, host.connect$(SEED.network, ns2, SEED.ns2));
     await follow(log, `publish ${SEED.network} ${ns1} ${SEED.publish}`, host.publish$(SEED.network, ns1, [SEED.publish]));
@@ -72,9 +76,21 @@ export async function runDemo({ log, signal }: DemoOptions): Promise<CheckResult
 
     const hostNs = Lab.path(lab.host);
     const checks: [string, string, string, string, (server: string, peer: string) => string | undefined][] = [
-      ['1 container to container (ns1 -> ns2 on br0)', Lab.path(ns1), SEED.ns2.ip, 'ns2', (_s, peer) => (peer === SEED.ns1.ip ? undefined : `ns2 saw ${peer}`)],
+      [
+        '1 container to container (ns1 -> ns2 on br0)',
+        Lab.path(ns1),
+        SEED.ns2.ip,
+        'ns2',
+        (_s, peer) => (peer === SEED.ns1.ip ? undefined : `ns2 saw ${peer}`),
+      ],
       ['2 host to container (host -> ns1:80)', hostNs, SEED.ns1.ip, 'ns1', () => undefined],
-      ['3 container to outside through masquerade', Lab.path(ns1), UPLINK.outside, 'outside', (_s, peer) => (peer === UPLINK.host ? undefined : `outside saw ${peer}, not the host's ${UPLINK.host}`)],
+      [
+        '3 container to outside through masquerade',
+        Lab.path(ns1),
+        UPLINK.outside,
+        'outside',
+        (_s, peer) => (peer === UPLINK.host ? undefined : `outside saw ${peer}, not the host's ${UPLINK.host}`),
+      ],
       ['4 outside to the published port (DNAT in prerouting)', Lab.path(lab.outside), UPLINK.host, 'ns1', () => undefined],
       ['5 host to its own published port (DNAT in output)', hostNs, UPLINK.host, 'ns1', () => undefined],
       ["6 host's own traffic to another machine's port 80 is not hijacked", hostNs, UPLINK.outside, 'outside', () => undefined],
@@ -86,8 +102,17 @@ export async function runDemo({ log, signal }: DemoOptions): Promise<CheckResult
       let r: CheckResult;
       try {
         const reply = await send(from, 'tcp', to, 80, payload);
-        const problem = reply.server !== expect ? `answered by ${reply.server}, expected ${expect}` : reply.payload !== payload ? 'payload corrupted' : verify(reply.server, reply.peer);
-        r = { name, ok: problem === undefined, detail: problem ?? `${to}:80 answered by ${reply.server}, peer seen as ${reply.peer}, payload ${payload} echoed` };
+        const problem =
+          reply.server !== expect
+            ? `answered by ${reply.server}, expected ${expect}`
+            : reply.payload !== payload
+              ? 'payload corrupted'
+              : verify(reply.server, reply.peer);
+        r = {
+          name,
+          ok: problem === undefined,
+          detail: problem ?? `${to}:80 answered by ${reply.server}, peer seen as ${reply.peer}, payload ${payload} echoed`,
+        };
       } catch (err) {
         r = { name, ok: false, detail: err instanceof Error ? err.message : String(err) };
       }

@@ -1,13 +1,14 @@
 /**
  * A long-lived child that reads commands on stdin (`nft -j -i`, `ip -force -batch -`), so a small
- * change costs a write and a read instead of starting a process (5 to 25 ms on this VM).
+ * change costs a write and a read instead of starting a process (the bench's "batched ip (floor)"
+ * and "nft input" rows show what a process start costs).
  *
  * Neither tool says when it has finished a command. After each request a marker line goes down
  * that the tool is sure to reject, carrying a sequence number; its complaint on stderr marks the
  * end of the request. What the tool wrote to stderr before it is the request's error; what it
  * wrote to stdout is the request's output.
  */
-import { statSync } from 'node:fs';
+import { nsIdentity } from '../ip/netns.js';
 import { createInterface } from 'node:readline';
 import { execa, type ResultPromise } from 'execa';
 import { CHILD_ENV, dieWithParent, inNetns } from './runner.js';
@@ -30,13 +31,7 @@ export interface Exchange {
  * check it would go on changing a namespace nobody can see.
  */
 export function netnsIdentity(path: string | undefined): string | undefined {
-  if (path === undefined) return 'current';
-  try {
-    const st = statSync(path);
-    return `${st.dev}:${st.ino}`;
-  } catch {
-    return undefined;
-  }
+  return path === undefined ? 'current' : nsIdentity(path);
 }
 
 export class LineSession {
@@ -85,7 +80,8 @@ export class LineSession {
   private hold(on: boolean): void {
     const how = on ? 'ref' : 'unref';
     this.child[how]?.();
-    for (const s of [this.child.stdin, this.child.stdout, this.child.stderr]) (s as unknown as Record<string, (() => void) | undefined> | null)?.[how]?.();
+    for (const s of [this.child.stdin, this.child.stdout, this.child.stderr])
+      (s as unknown as Record<string, (() => void) | undefined> | null)?.[how]?.();
   }
 
   /** Has the marker of the request in flight arrived completely? */

@@ -20,7 +20,10 @@ export class Firewall {
       if (!(err instanceof NftError)) throw err;
       // A table somebody reshaped (a set of another type, say) cannot be flushed into shape:
       // delete and recreate it, still in one transaction.
-      const reset = [...ownedTransaction().addTable().deleteTable().toDocument().nftables, ...spoofTransaction().addTable().deleteTable().toDocument().nftables];
+      const reset = [
+        ...ownedTransaction().addTable().deleteTable().toDocument().nftables,
+        ...spoofTransaction().addTable().deleteTable().toDocument().nftables,
+      ];
       await this.nft.apply({ nftables: [...reset, ...doc.nftables] });
     }
     return doc;
@@ -40,7 +43,12 @@ export class Firewall {
     return this.changeElements(state, ports, 'delete', after);
   }
 
-  private async changeElements(state: State, ports: readonly PublishedPort[], how: 'add' | 'delete', fallback: State): Promise<NftDocument> {
+  private async changeElements(
+    state: State,
+    ports: readonly PublishedPort[],
+    how: 'add' | 'delete',
+    fallback: State,
+  ): Promise<NftDocument> {
     const tx = ownedTransaction();
     // Endpoints indexed once: a bulk change is linear in its ports, not ports x endpoints.
     const endpoints = new Map(state.endpoints.map((ep) => [`${ep.network}\0${ep.container}`, ep]));

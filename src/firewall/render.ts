@@ -29,7 +29,8 @@ function portKeyType(fam: IpFamily, kind: PortMapKind): string[] {
   return kind === 'any' ? ['inet_proto', 'inet_service'] : [ADDR_TYPE[fam], 'inet_proto', 'inet_service'];
 }
 
-export const portMapKind = (port: PublishedPort): PortMapKind => (port.hostPortEnd > port.hostPort ? 'range' : port.hostIp === undefined ? 'any' : 'ip');
+export const portMapKind = (port: PublishedPort): PortMapKind =>
+  port.hostPortEnd > port.hostPort ? 'range' : port.hostIp === undefined ? 'any' : 'ip';
 
 /** Map elements for one published port; a range is one interval in the address map. */
 export function portElements(
@@ -37,7 +38,9 @@ export function portElements(
   port: PublishedPort,
   index?: ReadonlyMap<string, State['endpoints'][number]>,
 ): { set: string; elem: Element[] }[] {
-  const ep = index ? index.get(`${port.network}\0${port.container}`) : state.endpoints.find((x) => x.network === port.network && x.container === port.container);
+  const ep = index
+    ? index.get(`${port.network}\0${port.container}`)
+    : state.endpoints.find((x) => x.network === port.network && x.container === port.container);
   if (!ep) return [];
   const kind = portMapKind(port);
   const out: { set: string; elem: Element[] }[] = [];
@@ -97,13 +100,17 @@ function dnatRules(tx: Transaction): void {
   for (const chain of [CHAIN.prerouting, CHAIN.output]) {
     tx.addRule(chain, [e.match(e.fibDaddrType, 'local', '!='), e.accept]);
     for (const fam of FAMILIES) {
-      const ofFamily = chain === CHAIN.prerouting ? e.match(e.payload(L3[fam], 'daddr'), LOOPBACK[fam], '!=') : e.match(e.meta('nfproto'), NFPROTO[fam]);
+      const ofFamily =
+        chain === CHAIN.prerouting ? e.match(e.payload(L3[fam], 'daddr'), LOOPBACK[fam], '!=') : e.match(e.meta('nfproto'), NFPROTO[fam]);
       tx.addRule(chain, [ofFamily, e.jump(CHAIN[`dnat${fam}`])]);
     }
   }
   for (const fam of FAMILIES)
     for (const kind of PORT_MAP_KINDS)
-      tx.addRule(CHAIN[`dnat${fam}`], [e.match(e.meta('l4proto'), e.anonSet(['tcp', 'udp'])), e.dnatViaMaps(L3[fam], portKey(fam, kind), portMapName(fam, kind, 'addr'), portMapName(fam, kind, 'port'))]);
+      tx.addRule(CHAIN[`dnat${fam}`], [
+        e.match(e.meta('l4proto'), e.anonSet(['tcp', 'udp'])),
+        e.dnatViaMaps(L3[fam], portKey(fam, kind), portMapName(fam, kind, 'addr'), portMapName(fam, kind, 'port')),
+      ]);
   // Bridges get route_localnet (so the host's 127.0.0.1 can reach a container); nothing that did
   // not come from loopback may use it, as Docker's raw PREROUTING rule ensures.
   tx.addRule(CHAIN.rawPrerouting, [e.match(e.meta('iifname'), 'lo', '!='), e.match(e.payload('ip', 'daddr'), LOOPBACK[4]), e.drop]);
@@ -112,7 +119,11 @@ function dnatRules(tx: Transaction): void {
 function natRules(tx: Transaction, nets: Network[]): void {
   // The host's own connection to a port published on 127.0.0.1 leaves with a routable source.
   if (nets.length > 0)
-    tx.addRule(CHAIN.postrouting, [e.match(e.payload('ip', 'saddr'), LOOPBACK[4]), e.match(e.meta('oifname'), `@${SET_BRIDGES}`), e.masquerade]);
+    tx.addRule(CHAIN.postrouting, [
+      e.match(e.payload('ip', 'saddr'), LOOPBACK[4]),
+      e.match(e.meta('oifname'), `@${SET_BRIDGES}`),
+      e.masquerade,
+    ]);
   for (const net of nets) {
     if (net.internal) continue;
     for (const fam of FAMILIES)
@@ -123,7 +134,12 @@ function natRules(tx: Transaction, nets: Network[]): void {
         // Hairpin: a container reaching a published port on its own bridge gets the gateway as
         // source, so the reply comes back through the host and is un-NATed. (Postrouting has no
         // input interface, so "from this bridge" is "from this subnet".)
-        tx.addRule(CHAIN.postrouting, [fromSubnet, e.match(e.meta('oifname'), net.bridge), e.match(e.ct('status'), 'dnat', 'in'), e.masquerade]);
+        tx.addRule(CHAIN.postrouting, [
+          fromSubnet,
+          e.match(e.meta('oifname'), net.bridge),
+          e.match(e.ct('status'), 'dnat', 'in'),
+          e.masquerade,
+        ]);
       }
   }
 }
@@ -132,7 +148,8 @@ function forwardRules(tx: Transaction, nets: Network[]): void {
   const toBridges = e.match(e.meta('oifname'), `@${SET_BRIDGES}`);
   // An internal network reaches nothing beyond its bridge, established or not.
   for (const net of nets)
-    if (net.internal) tx.addRule(CHAIN.forward, [e.match(e.meta('iifname'), net.bridge), e.match(e.meta('oifname'), net.bridge, '!='), e.drop]);
+    if (net.internal)
+      tx.addRule(CHAIN.forward, [e.match(e.meta('iifname'), net.bridge), e.match(e.meta('oifname'), net.bridge, '!='), e.drop]);
   // Every packet of every forwarded connection passes here: established traffic (both ways) is
   // settled by the first rule, so only a connection's first packet reads further.
   tx.addRule(CHAIN.forward, [e.match(e.ct('state'), ['established', 'related'], 'in'), e.accept]);
@@ -140,7 +157,11 @@ function forwardRules(tx: Transaction, nets: Network[]): void {
   // Routed traffic between containers of one bridge: allowed, unless the network has ICC off
   // (bridged traffic between its ports is stopped by port isolation).
   for (const net of nets)
-    tx.addRule(CHAIN.forward, [e.match(e.meta('iifname'), net.bridge), e.match(e.meta('oifname'), net.bridge), net.icc ? e.accept : e.drop]);
+    tx.addRule(CHAIN.forward, [
+      e.match(e.meta('iifname'), net.bridge),
+      e.match(e.meta('oifname'), net.bridge),
+      net.icc ? e.accept : e.drop,
+    ]);
   // Anything else towards a bridge (another network, or a machine routing the subnet here) is dropped.
   tx.addRule(CHAIN.forward, [toBridges, e.drop]);
 }
@@ -160,9 +181,15 @@ function inputRules(tx: Transaction, nets: Network[]): void {
 }
 
 function elements(tx: Transaction, state: State, nets: Network[]): void {
-  tx.addElements(SET_BRIDGES, nets.map((n) => n.bridge));
+  tx.addElements(
+    SET_BRIDGES,
+    nets.map((n) => n.bridge),
+  );
   for (const fam of FAMILIES)
-    tx.addElements(SET_GATEWAYS[fam], nets.flatMap((n) => subnetsOf(n, fam).map((s) => s.gateway)));
+    tx.addElements(
+      SET_GATEWAYS[fam],
+      nets.flatMap((n) => subnetsOf(n, fam).map((s) => s.gateway)),
+    );
   const grouped = new Map<string, Element[]>();
   const endpoints = new Map(state.endpoints.map((ep) => [`${ep.network}\0${ep.container}`, ep]));
   for (const port of sortPorts(state.ports))
@@ -193,4 +220,3 @@ export function renderRuleset(state: State): NftDocument {
   elements(tx, state, nets);
   return { nftables: [...tx.toDocument().nftables, ...renderAntispoof(state)] };
 }
-

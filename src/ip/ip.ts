@@ -68,7 +68,8 @@ export class Ip {
   async batch(lines: readonly IpArgs[]): Promise<void> {
     if (lines.length === 0) return;
     if (lines.length === 1 && lines[0]) return this.run(lines[0]);
-    for (const l of lines) if (unsafe(l)) throw new CommandError('ip', ['-batch'], undefined, `argument unsafe for a batch line: ${l.join(' ')}`);
+    for (const l of lines)
+      if (unsafe(l)) throw new CommandError('ip', ['-batch'], undefined, `argument unsafe for a batch line: ${l.join(' ')}`);
     if (this.persistent) {
       for (const [i, l] of lines.entries())
         await this.sessionRun(l).catch((err: unknown) => {
@@ -77,7 +78,7 @@ export class Ip {
       return;
     }
     try {
-      await this.runner.run('ip', ['-batch', '-'], { input: lines.map((l) => l.join(' ')).join('\n') + '\n', netns: this.netns });
+      await this.runner.run('ip', ['-batch', '-'], { input: `${lines.map((l) => l.join(' ')).join('\n')}\n`, netns: this.netns });
     } catch (err) {
       if (!(err instanceof CommandError)) throw err;
       const m = /Command failed -:(\d+)/.exec(err.stderr);

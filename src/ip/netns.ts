@@ -29,11 +29,24 @@ export function isNamespaceFile(path: string): boolean {
   }
 }
 
+/**
+ * How nftbridge looks at namespaces in the file system: the kernel's nsfs, or (in tests without a
+ * kernel) the fake runner's.
+ */
+export interface NamespaceProbe {
+  /** "dev:ino" of the namespace a path names now; undefined when there is none. */
+  identity(path: string): string | undefined;
+  /** Is the path a network namespace at all (not /etc/passwd, not a directory)? */
+  isNamespace(path: string): boolean;
+}
+
+export const kernelNamespaces: NamespaceProbe = { identity: (p) => nsIdentity(p), isNamespace: (p) => isNamespaceFile(p) };
+
 /** The namespaces no container may be: `hostPath` (the host, or the current namespace), ours, PID 1's. */
-export function forbiddenNamespaces(hostPath: string | undefined): Map<string, string> {
+export function forbiddenNamespaces(hostPath: string | undefined, probe: NamespaceProbe = kernelNamespaces): Map<string, string> {
   const out = new Map<string, string>();
   const add = (path: string, what: string) => {
-    const id = nsIdentity(path);
+    const id = probe.identity(path);
     if (id !== undefined && !out.has(id)) out.set(id, what);
   };
   add(hostPath ?? '/proc/self/ns/net', 'the host namespace');
@@ -46,11 +59,17 @@ export function forbiddenNamespaces(hostPath: string | undefined): Map<string, s
  * Checks a container path that exists before anything is done with it: an nsfs file, and not one
  * of the forbidden namespaces. Returns its identity.
  */
-export function checkContainerNamespace(field: string, path: string, hostPath: string | undefined): string {
-  if (!isNamespaceFile(path)) throw new ValidationError(field, `${path} is not a network namespace (an nsfs file such as /run/netns/NAME or /proc/PID/ns/net)`);
-  const id = nsIdentity(path);
+export function checkContainerNamespace(
+  field: string,
+  path: string,
+  hostPath: string | undefined,
+  probe: NamespaceProbe = kernelNamespaces,
+): string {
+  if (!probe.isNamespace(path))
+    throw new ValidationError(field, `${path} is not a network namespace (an nsfs file such as /run/netns/NAME or /proc/PID/ns/net)`);
+  const id = probe.identity(path);
   if (id === undefined) throw new ValidationError(field, `namespace path ${path} does not exist`);
-  const what = forbiddenNamespaces(hostPath).get(id);
+  const what = forbiddenNamespaces(hostPath, probe).get(id);
   if (what) throw new ValidationError(field, `${path} is ${what}; a container must have a namespace of its own`);
   return id;
 }
@@ -59,7 +78,7 @@ export function checkContainerNamespace(field: string, path: string, hostPath: s
  * Is the container's namespace there, and still the one it was connected with? A path such as
  * /proc/PID/ns/net names another namespace once PID is reused: that is not our container.
  */
-export function containerPresent(box: Container): boolean {
-  const id = nsIdentity(box.netns);
+export function containerPresent(box: Container, probe: NamespaceProbe = kernelNamespaces): boolean {
+  const id = probe.identity(box.netns);
   return id !== undefined && (box.nsid === undefined || box.nsid === id);
 }

@@ -9,7 +9,14 @@ import { join } from 'node:path';
 import { defaultRunner, type Runner } from '../exec/runner.js';
 import { Ip } from '../ip/ip.js';
 
-export const UPLINK = { host: '192.0.2.1', outside: '192.0.2.2', prefix: 24, host6: '2001:db8::1', outside6: '2001:db8::2', prefix6: 64 } as const;
+export const UPLINK = {
+  host: '192.0.2.1',
+  outside: '192.0.2.2',
+  prefix: 24,
+  host6: '2001:db8::1',
+  outside6: '2001:db8::2',
+  prefix6: 64,
+} as const;
 /** The attacker's link to the host (TEST-NET-2). */
 export const ATTACKER = { host: '198.51.100.1', attacker: '198.51.100.2', prefix: 24 } as const;
 
@@ -110,7 +117,13 @@ export class Lab {
   async destroy(): Promise<void> {
     const { stdout } = await this.runner.run('ip', ['netns', 'list']).catch(() => ({ stdout: '' }));
     const prefix = `nb${this.id}-`;
-    const names = new Set([...this.made, ...stdout.split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => n.startsWith(prefix))]);
+    const names = new Set([
+      ...this.made,
+      ...stdout
+        .split('\n')
+        .map((l) => l.split(' ')[0] ?? '')
+        .filter((n) => n.startsWith(prefix)),
+    ]);
     for (const name of names) await this.runner.run('ip', ['netns', 'del', name]).catch(() => undefined);
     await rm(this.stateDir, { recursive: true, force: true });
   }

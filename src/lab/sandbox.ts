@@ -59,7 +59,8 @@ export function runSandboxed(argv: readonly string[]): number {
 export function prepareSandbox(): void {
   // unshare said it made a network namespace; make sure before anything runs.
   const outer = process.env[OUTER_NS_ENV];
-  if (!outer || nsIdentity('/proc/self/ns/net') === outer) throw new NftbridgeError('sandbox: still in the network namespace it was started from; refusing to run');
+  if (!outer || nsIdentity('/proc/self/ns/net') === outer)
+    throw new NftbridgeError('sandbox: still in the network namespace it was started from; refusing to run');
   const mount = (target: string) => spawnSync('mount', ['-t', 'tmpfs', 'nftbridge-sandbox', target], { stdio: 'inherit' });
   if (!existsSync('/run/netns') || mount('/run/netns').status !== 0) {
     // No /run/netns to mount over (and no right to create one): replace /run as a whole.

@@ -87,10 +87,25 @@ export interface Reply {
  * Sends one message and returns the parsed answer; rejects when nothing answers in time.
  * `localPort` fixes the source port, so that several sends are one UDP flow.
  */
-export async function send(netns: string | undefined, proto: Proto, host: string, port: number, payload: string, timeoutMs = 3000, localPort = 0): Promise<Reply> {
-  const [file, args] = inNetns(process.execPath, agentArgv(['send', proto, host, String(port), payload, String(timeoutMs), String(localPort)]), netns);
+export async function send(
+  netns: string | undefined,
+  proto: Proto,
+  host: string,
+  port: number,
+  payload: string,
+  timeoutMs = 3000,
+  localPort = 0,
+): Promise<Reply> {
+  const [file, args] = inNetns(
+    process.execPath,
+    agentArgv(['send', proto, host, String(port), payload, String(timeoutMs), String(localPort)]),
+    netns,
+  );
   const r = await execa(file, args, { reject: false, stdin: 'ignore' });
-  if (r.exitCode !== 0) throw new NftbridgeError(`${proto} ${host}:${port} from ${netns ?? 'current namespace'}: ${String(r.stderr).trim() || `exit ${r.exitCode}`}`);
+  if (r.exitCode !== 0)
+    throw new NftbridgeError(
+      `${proto} ${host}:${port} from ${netns ?? 'current namespace'}: ${String(r.stderr).trim() || `exit ${r.exitCode}`}`,
+    );
   const [server = '', peer = '', ...rest] = String(r.stdout).trim().split(' ');
   return { server, peer, payload: rest.join(' ') };
 }

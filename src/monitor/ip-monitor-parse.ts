@@ -11,7 +11,18 @@ export type ParsedLine =
 
 const LINK = /^(\d+): ([^:@\s]+)(?:@[^:\s]+)?: <([^>]*)>(.*)$/;
 const ADDR = /^(\d+): (\S+)\s+(inet6?) ([^\s/]+)\/(\d+)/;
-const ROUTE_TYPES = new Set(['unicast', 'local', 'broadcast', 'multicast', 'anycast', 'blackhole', 'unreachable', 'prohibit', 'throw', 'nat']);
+const ROUTE_TYPES = new Set([
+  'unicast',
+  'local',
+  'broadcast',
+  'multicast',
+  'anycast',
+  'blackhole',
+  'unreachable',
+  'prohibit',
+  'throw',
+  'nat',
+]);
 
 function attr(text: string, key: string): string | undefined {
   const m = new RegExp(`(?:^|\\s)${key} (\\S+)`).exec(text);

@@ -6,7 +6,10 @@
 import { z } from 'zod';
 import { rulesetEventSchema, type RulesetEvent } from './events.js';
 
-const lineSchema = z.record(z.string(), z.record(z.string(), z.looseObject({ family: z.string().optional(), table: z.string().optional(), name: z.string().optional() })));
+const lineSchema = z.record(
+  z.string(),
+  z.record(z.string(), z.looseObject({ family: z.string().optional(), table: z.string().optional(), name: z.string().optional() })),
+);
 
 export function parseNftMonitorLine(line: string, family: string, table: string): RulesetEvent | undefined {
   const text = line.trim();

@@ -14,8 +14,12 @@ export interface ChildInfo {
   exited: Promise<void>;
 }
 
-
-export function processLines(command: string, argv: readonly string[], netns: string | undefined, onChild?: (c: ChildInfo) => void): Observable<string> {
+export function processLines(
+  command: string,
+  argv: readonly string[],
+  netns: string | undefined,
+  onChild?: (c: ChildInfo) => void,
+): Observable<string> {
   return new Observable<string>((subscriber) => {
     const [file, args] = dieWithParent(inNetns(command, argv, netns));
     const child = execa(file, args, { buffer: false, reject: false, stdin: 'ignore', env: CHILD_ENV, cleanup: true });

@@ -34,7 +34,12 @@ export function ipMonitor(runner: Runner, netns: string | undefined, onChild?: (
 }
 
 /** Changes to the owned table, whoever made them. */
-export function nftMonitor(netns: string | undefined, family: string, table: string, onChild?: (c: ChildInfo) => void): Observable<RulesetEvent> {
+export function nftMonitor(
+  netns: string | undefined,
+  family: string,
+  table: string,
+  onChild?: (c: ChildInfo) => void,
+): Observable<RulesetEvent> {
   return processLines('nft', ['-j', 'monitor'], netns, onChild).pipe(
     map((line) => parseNftMonitorLine(line, family, table)),
     filter((e) => e !== undefined),
@@ -45,7 +50,11 @@ export function nftMonitor(netns: string | undefined, family: string, table: str
 export function netnsEvents(dir = '/run/netns'): Observable<NetnsEvent> {
   return new Observable<Set<string>>((subscriber) => {
     let closed = false;
-    const list = () => readdir(dir).then((names) => new Set(names), () => new Set<string>());
+    const list = () =>
+      readdir(dir).then(
+        (names) => new Set(names),
+        () => new Set<string>(),
+      );
     let watcher: ReturnType<typeof watch> | undefined;
     void mkdir(dir, { recursive: true })
       .catch(() => undefined)

@@ -10,8 +10,8 @@ export { serialize };
 
 /**
  * Documents larger than this go to a one-shot nft (a spare started ahead, see WarmNft). nft -i
- * reads its input through libedit, one character at a time: about 1.5 us per byte here, so a
- * 4 KB document already costs as much as a spare that has nft loaded and waiting.
+ * reads its input through libedit, one character at a time, so at about 4 KB a document costs as
+ * much as a spare that has nft loaded and waiting (bench: the "nft input" rows).
  */
 const SESSION_MAX = 4 * 1024;
 
@@ -39,8 +39,8 @@ export class NftClient {
 
   /** Applies a document in one atomic transaction; validating first keeps bad JSON from reaching nft. */
   async apply(doc: NftDocument): Promise<void> {
-    // Validation costs 3-10 ms for a small table (more while the JIT is cold), a good part of a
-    // repair; the text of a document that passed once needs no second look.
+    // Validation is a good part of a repair (bench: "repair latency"); the text of a document
+    // that passed once needs no second look.
     const input = JSON.stringify(doc);
     const text = this.lastValidated?.input === input ? this.lastValidated.text : serialize(doc);
     this.lastValidated = { input, text };

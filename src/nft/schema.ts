@@ -22,7 +22,15 @@ export type Expr =
 
 const scalarSchema = z.union([z.string(), z.number(), z.boolean()]);
 // Element keys of published-port maps: by far the most numerous expressions, checked first.
-const concatOfScalars = z.strictObject({ concat: z.array(z.union([scalarSchema, z.strictObject({ prefix: z.strictObject({ addr: z.string(), len: z.number().int() }) }), z.strictObject({ range: z.tuple([z.number(), z.number()]) })])) });
+const concatOfScalars = z.strictObject({
+  concat: z.array(
+    z.union([
+      scalarSchema,
+      z.strictObject({ prefix: z.strictObject({ addr: z.string(), len: z.number().int() }) }),
+      z.strictObject({ range: z.tuple([z.number(), z.number()]) }),
+    ]),
+  ),
+});
 
 export const exprSchema: z.ZodType<Expr> = z.lazy(() =>
   z.union([

@@ -1,7 +1,6 @@
 /**
  * A one-shot `nft -j -f FIFO` started ahead of time, for documents too big for the session
- * (`nft -i` reads through libedit, a byte at a time). Starting nft costs about 20 ms on this VM;
- * a spare that already waits on a FIFO takes a document at once, and the next spare starts while
+ * (`nft -i` reads through libedit, a byte at a time). Starting nft costs a process start; a spare that already waits on a FIFO takes a document at once, and the next spare starts while
  * nobody waits. nft cannot read a Node pipe as a file (/dev/stdin on a socketpair fails with
  * ENXIO), hence the FIFO.
  */
@@ -67,7 +66,9 @@ export class WarmNft {
   constructor(private readonly netns?: string) {}
 
   private async ensureFifo(): Promise<void> {
-    this.made ??= removeOrphans().then(() => execa('mkfifo', ['-m', '600', this.fifo], { env: CHILD_ENV })).then(() => void fifos.add(this.fifo));
+    this.made ??= removeOrphans()
+      .then(() => execa('mkfifo', ['-m', '600', this.fifo], { env: CHILD_ENV }))
+      .then(() => void fifos.add(this.fifo));
     await this.made;
   }
 
@@ -142,7 +143,8 @@ export class WarmNft {
       this.busy = false;
       this.prepare();
     }
-    if (result.exitCode !== 0) throw new NftError('nft', ['-j', '-f', this.fifo], result.exitCode, String(result.stderr ?? '') || String(result.message ?? ''));
+    if (result.exitCode !== 0)
+      throw new NftError('nft', ['-j', '-f', this.fifo], result.exitCode, String(result.stderr ?? '') || String(result.message ?? ''));
   }
 
   /**

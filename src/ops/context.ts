@@ -5,6 +5,7 @@
 import type { Runner } from '../exec/runner.js';
 import type { Firewall } from '../firewall/firewall.js';
 import type { Ip } from '../ip/ip.js';
+import type { NamespaceProbe } from '../ip/netns.js';
 import type { Intent, IntentLog } from '../topology/intent.js';
 import type { State } from '../topology/state.js';
 import type { StateStore } from '../topology/store.js';
@@ -24,6 +25,8 @@ export interface HostContext {
   readonly mark: string;
   /** What an operation is about to create, for recovery after a kill (topology/intent.ts). */
   readonly intents: IntentLog;
+  /** How namespaces are looked at (the kernel's nsfs, or a fake's). */
+  readonly namespaces: NamespaceProbe;
 }
 
 /** An operation planned against the state: its steps, its result, and what it will create. */

@@ -1,9 +1,16 @@
 /** Connecting a container to a network and disconnecting it: plans built from the state, then steps. */
 import { ConflictError, NotFoundError } from '../errors.js';
-import { pathExists } from '../exec/path-exists.js';
 import { Ip } from '../ip/ip.js';
 import { checkContainerNamespace, containerPresent } from '../ip/netns.js';
-import { checkContainerName, findEndpoint, findNetwork, netnsPath, newHostIfname, planEndpoint, type ConnectInput } from '../topology/plan.js';
+import {
+  checkContainerName,
+  findEndpoint,
+  findNetwork,
+  netnsPath,
+  newHostIfname,
+  planEndpoint,
+  type ConnectInput,
+} from '../topology/plan.js';
 import type { Container, Endpoint, State } from '../topology/state.js';
 import { withoutPorts } from '../topology/store.js';
 import type { HostContext, HostPlan } from './context.js';
@@ -12,17 +19,26 @@ import { portsFirewallStep } from './port-plans.js';
 import { containerStep, netnsStep, removeLinksStep, removeNetnsStep, sourcesStep, vethStep } from './steps.js';
 import { saveStep } from './store-steps.js';
 
-export async function connectPlan(ctx: HostContext, state: State, network: string, container: string, input: ConnectInput): Promise<HostPlan<Endpoint>> {
+export async function connectPlan(
+  ctx: HostContext,
+  state: State,
+  network: string,
+  container: string,
+  input: ConnectInput,
+): Promise<HostPlan<Endpoint>> {
   const net = findNetwork(state, network);
   checkContainerName('container', container);
   const known = state.containers.find((c) => c.name === container);
   const path = netnsPath(container);
-  const exists = await pathExists(path);
+  const exists = ctx.namespaces.identity(path) !== undefined;
   if (!known && container.includes('/') && !exists) throw new NotFoundError('container', `namespace path ${path} does not exist`);
   // Never the host's, the caller's own or PID 1's namespace, nor a file that is no namespace.
-  const nsid = exists ? checkContainerNamespace('container', path, ctx.netns) : undefined;
-  if (known && !containerPresent(known))
-    throw new ConflictError('container', `${path} is not the namespace "${container}" was connected with (it is gone or was replaced); disconnect it first`);
+  const nsid = exists ? checkContainerNamespace('container', path, ctx.netns, ctx.namespaces) : undefined;
+  if (known && !containerPresent(known, ctx.namespaces))
+    throw new ConflictError(
+      'container',
+      `${path} is not the namespace "${container}" was connected with (it is gone or was replaced); disconnect it first`,
+    );
   // Addresses on the bridge itself are taken too (IPAM never hands out one in use on the segment).
   const onBridge = (await ctx.ip.addresses()).filter((l) => l.ifname === net.bridge).flatMap((l) => l.addr_info.map((a) => a.local));
   const ep = planEndpoint(state, network, container, input, newHostIfname(state), onBridge);
@@ -34,7 +50,7 @@ export async function connectPlan(ctx: HostContext, state: State, network: strin
   const hasRoute = state.endpoints.some((e) => e.container === container && !findNetwork(state, e.network).internal);
   const next: State = { ...state, containers: known ? state.containers : [...state.containers, box], endpoints: [...state.endpoints, ep] };
   const steps: Step[] = [];
-  if (!known) steps.push(netnsStep(ctx.nsIp, box));
+  if (!known) steps.push(netnsStep(ctx.nsIp, box, ctx.namespaces));
   // Its addresses are allowed through its port before the port exists: never a moment unchecked.
   steps.push(sourcesStep(ctx.firewall, 'add', ep, next, state));
   steps.push(vethStep(ctx.ip, net, ep, box.netns, ctx.mark));

@@ -14,7 +14,7 @@ import { saveStep } from './store-steps.js';
 export async function recoverInterrupted(ctx: HostContext, state: State): Promise<void> {
   const intent = ctx.intents.read();
   if (!intent) return;
-  await removeOrphans(ctx, findOrphans(state, await ctx.ip.addresses(), ctx.mark, intent));
+  await removeOrphans(ctx, findOrphans(state, await ctx.ip.addresses(), ctx.mark, intent, ctx.namespaces));
   ctx.intents.clear();
 }
 
@@ -24,7 +24,7 @@ export function orphansStep(ctx: HostContext, state: State): Step {
     name: 'orphans',
     detail: 'none',
     run: async () => {
-      const orphans = findOrphans(state, await ctx.ip.addresses(), ctx.mark, ctx.intents.read());
+      const orphans = findOrphans(state, await ctx.ip.addresses(), ctx.mark, ctx.intents.read(), ctx.namespaces);
       await removeOrphans(ctx, orphans);
       ctx.intents.clear();
       if (orphans.links.length + orphans.netns.length > 0) step.detail = `removed ${[...orphans.links, ...orphans.netns].join(' ')}`;
@@ -52,8 +52,24 @@ export function applyPlan(ctx: HostContext, state: State): HostPlan<NftDocument>
  */
 export function downPlan(ctx: HostContext, state: State): HostPlan<State> {
   const steps: Step[] = [{ name: 'firewall', detail: `delete tables ${TABLE}`, run: () => ctx.firewall.remove() }, orphansStep(ctx, state)];
-  if (state.endpoints.length > 0) steps.push(removeLinksStep(ctx.ip, state.endpoints.map((ep) => ep.hostIfname), 'veths', ctx.mark));
-  if (state.networks.length > 0) steps.push(removeLinksStep(ctx.ip, state.networks.map((n) => n.bridge), 'bridges', ctx.mark));
+  if (state.endpoints.length > 0)
+    steps.push(
+      removeLinksStep(
+        ctx.ip,
+        state.endpoints.map((ep) => ep.hostIfname),
+        'veths',
+        ctx.mark,
+      ),
+    );
+  if (state.networks.length > 0)
+    steps.push(
+      removeLinksStep(
+        ctx.ip,
+        state.networks.map((n) => n.bridge),
+        'bridges',
+        ctx.mark,
+      ),
+    );
   for (const box of state.containers) if (box.created) steps.push(removeNetnsStep(ctx.nsIp, box));
   steps.push(saveStep(ctx.store, state, emptyState()));
   return { steps, result: () => state, bestEffort: true };

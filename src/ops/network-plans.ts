@@ -18,7 +18,12 @@ export async function createNetworkPlan(ctx: HostContext, state: State, input: C
   const next: State = { ...state, networks: [...state.networks, net] };
   const families = new Set(net.subnets.map((s) => parseCidr('subnet', s.cidr).family));
   return {
-    steps: [bridgeStep(ctx.runner, ctx.ip, net, ctx.mark), forwardingStep(ctx.runner, ctx.netns, families), rebuildStep(ctx.firewall, state, next), saveStep(ctx.store, state, next)],
+    steps: [
+      bridgeStep(ctx.runner, ctx.ip, net, ctx.mark),
+      forwardingStep(ctx.runner, ctx.netns, families),
+      rebuildStep(ctx.firewall, state, next),
+      saveStep(ctx.store, state, next),
+    ],
     result: () => net,
     creates: { links: [net.bridge] },
   };
@@ -30,7 +35,11 @@ export function removeNetworkPlan(ctx: HostContext, state: State, name: string):
   if (users.length > 0) throw new ValidationError('network', `network "${name}" still has containers connected: ${users.join(', ')}`);
   const next: State = { ...state, networks: state.networks.filter((n) => n !== net) };
   return {
-    steps: [rebuildStep(ctx.firewall, state, next), removeLinksStep(ctx.ip, [net.bridge], 'bridge', ctx.mark), saveStep(ctx.store, state, next)],
+    steps: [
+      rebuildStep(ctx.firewall, state, next),
+      removeLinksStep(ctx.ip, [net.bridge], 'bridge', ctx.mark),
+      saveStep(ctx.store, state, next),
+    ],
     result: () => net,
   };
 }

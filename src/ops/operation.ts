@@ -74,7 +74,14 @@ export function operation<T>(name: string, plan: () => Promise<OperationPlan<T>>
             continue;
           }
           done.push(step);
-          subscriber.next({ type: 'step', operation: name, step: step.name, ...(step.detail ? { detail: step.detail } : {}), index, total: steps.length });
+          subscriber.next({
+            type: 'step',
+            operation: name,
+            step: step.name,
+            ...(step.detail ? { detail: step.detail } : {}),
+            index,
+            total: steps.length,
+          });
         }
         if (failures.length > 0) throw new TeardownError(failures);
         if (cancelled) {

@@ -7,14 +7,15 @@
  */
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
-import { isNotFound } from '../errors.js';
+import { isNotFound, NftbridgeError } from '../errors.js';
 import type { Ip } from '../ip/ip.js';
 import type { LinkAddresses } from '../ip/schema.js';
 
 export const MARK_PREFIX = 'nftbridge:';
 
 /** The mark of links made for the state in `stateFile`. */
-export const ownerMark = (stateFile: string) => `${MARK_PREFIX}${createHash('sha256').update(resolve(stateFile)).digest('hex').slice(0, 12)}`;
+export const ownerMark = (stateFile: string) =>
+  `${MARK_PREFIX}${createHash('sha256').update(resolve(stateFile)).digest('hex').slice(0, 12)}`;
 
 /** The `ip link set NAME alias MARK` line that marks a link just created. */
 export const markArgs = (name: string, mark: string) => ['link', 'set', name, 'alias', mark] as const;
@@ -23,10 +24,16 @@ export const markArgs = (name: string, mark: string) => ['link', 'set', name, 'a
  * Deletes those of `names` that carry `mark`; returns the ones left alone because something else
  * made them. `links` is a listing already at hand (one read serves many deletes).
  */
-export async function deleteOwnedLinks(ip: Ip, names: readonly string[], mark: string, links?: readonly LinkAddresses[]): Promise<string[]> {
+export async function deleteOwnedLinks(
+  ip: Ip,
+  names: readonly string[],
+  mark: string,
+  links?: readonly LinkAddresses[],
+): Promise<string[]> {
   if (names.length === 0) return [];
   const byName = new Map((links ?? (await ip.addresses())).map((l) => [l.ifname, l]));
   const foreign: string[] = [];
+  const failed: unknown[] = [];
   for (const name of names) {
     const link = byName.get(name);
     if (!link) continue;
@@ -34,11 +41,14 @@ export async function deleteOwnedLinks(ip: Ip, names: readonly string[], mark: s
       foreign.push(name);
       continue;
     }
+    // Each link on its own: one that cannot go does not keep the others.
     try {
       await ip.run(['link', 'del', name]);
     } catch (err) {
-      if (!isNotFound(err)) throw err;
+      if (!isNotFound(err)) failed.push(err);
     }
   }
+  if (failed.length === 1) throw failed[0];
+  if (failed.length > 1) throw new NftbridgeError(failed.map((e) => (e instanceof Error ? e.message : String(e))).join('; '));
   return foreign;
 }

@@ -20,17 +20,42 @@ export function portsFirewallStep(ctx: HostContext, how: 'add' | 'remove', ports
     await forgetStaleFlows(ctx.runner, ctx.netns, ports);
   };
   const remove = async () => void (await ctx.firewall.removePorts(withPorts, ports, without));
-  return { name: 'firewall', detail: ports.map(describePort).join(', '), run: how === 'add' ? add : remove, undo: how === 'add' ? remove : add };
+  return {
+    name: 'firewall',
+    detail: ports.map(describePort).join(', '),
+    run: how === 'add' ? add : remove,
+    undo: how === 'add' ? remove : add,
+  };
 }
 
-export function publishPlan(ctx: HostContext, state: State, network: string, container: string, specs: readonly string[]): HostPlan<PublishedPort[]> {
+export function publishPlan(
+  ctx: HostContext,
+  state: State,
+  network: string,
+  container: string,
+  specs: readonly string[],
+): HostPlan<PublishedPort[]> {
   const ports = planPublish(state, network, container, specs);
   const next: State = { ...state, ports: [...state.ports, ...ports] };
   return { steps: [portsFirewallStep(ctx, 'add', ports, next, state), portsStep(ctx.store, state, next, ports, [])], result: () => ports };
 }
 
-export function unpublishPlan(ctx: HostContext, state: State, network: string, container: string, specs: readonly string[]): HostPlan<PublishedPort[]> {
-  const ports = planUnpublish(state, network, container, specs.map((s) => parseUnpublishSpec(s, 'spec')));
+export function unpublishPlan(
+  ctx: HostContext,
+  state: State,
+  network: string,
+  container: string,
+  specs: readonly string[],
+): HostPlan<PublishedPort[]> {
+  const ports = planUnpublish(
+    state,
+    network,
+    container,
+    specs.map((s) => parseUnpublishSpec(s, 'spec')),
+  );
   const next: State = { ...state, ports: withoutPorts(state.ports, ports) };
-  return { steps: [portsFirewallStep(ctx, 'remove', ports, state, next), portsStep(ctx.store, state, next, [], ports)], result: () => ports };
+  return {
+    steps: [portsFirewallStep(ctx, 'remove', ports, state, next), portsStep(ctx.store, state, next, [], ports)],
+    result: () => ports,
+  };
 }

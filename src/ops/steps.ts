@@ -1,10 +1,10 @@
 /** The kernel-changing steps nftbridge composes into operations, each with its undo. */
 import { mkdir } from 'node:fs/promises';
-import { pathExists } from '../exec/path-exists.js';
 import { BatchError, ConflictError, isAlreadyExists, isBridgeFull, isNotFound, NotFoundError } from '../errors.js';
 import type { Runner } from '../exec/runner.js';
-import { Ip, type IpArgs } from '../ip/ip.js';
+import type { Ip, IpArgs } from '../ip/ip.js';
 import { setSysctl } from '../ip/sysctl.js';
+import { kernelNamespaces, type NamespaceProbe } from '../ip/netns.js';
 import { parseCidr } from '../topology/cidr.js';
 import type { Container, Endpoint, Network, State } from '../topology/state.js';
 import type { Firewall } from '../firewall/firewall.js';
@@ -19,10 +19,12 @@ const ignoreMissing = async (p: Promise<void>) => {
   }
 };
 
-
 /** Bridge with its gateway addresses, up; IPv6 router advertisements from containers are ignored. */
 export function bridgeStep(runner: Runner, ip: Ip, net: Network, mark: string): Step {
-  const lines: IpArgs[] = [['link', 'add', net.bridge, ...(net.mtu ? ['mtu', String(net.mtu)] : []), 'type', 'bridge'], markArgs(net.bridge, mark)];
+  const lines: IpArgs[] = [
+    ['link', 'add', net.bridge, ...(net.mtu ? ['mtu', String(net.mtu)] : []), 'type', 'bridge'],
+    markArgs(net.bridge, mark),
+  ];
   for (const s of net.subnets) {
     const c = parseCidr('subnet', s.cidr);
     lines.push(['addr', 'add', `${s.gateway}/${c.prefix}`, 'dev', net.bridge, ...(c.family === 6 ? ['nodad'] : [])]);
@@ -65,7 +67,8 @@ export function removeLinksStep(ip: Ip, names: readonly string[], stepName: stri
     run: async () => {
       const foreign = await deleteOwnedLinks(ip, names, mark);
       // The progress event is sent after the step ran, so it says what was left.
-      if (foreign.length > 0) step.detail = `${names.filter((n) => !foreign.includes(n)).join(' ') || '(none)'}; left ${foreign.join(' ')} alone: not made by nftbridge for this state`;
+      if (foreign.length > 0)
+        step.detail = `${names.filter((n) => !foreign.includes(n)).join(' ') || '(none)'}; left ${foreign.join(' ')} alone: not made by nftbridge for this state`;
     },
   };
   return step;
@@ -88,13 +91,14 @@ export function forwardingStep(runner: Runner, netns: string | undefined, famili
  * `nsIp` is an `ip` in the current namespace: `ip netns add` run under `ip -n` would mount the new
  * namespace in that process's private mount namespace, where nobody else sees it.
  */
-export function netnsStep(nsIp: Ip, container: Container): Step {
+export function netnsStep(nsIp: Ip, container: Container, probe: NamespaceProbe = kernelNamespaces): Step {
   return {
     name: 'netns',
     detail: container.netns,
     run: async () => {
       if (!container.created) {
-        if (!(await pathExists(container.netns))) throw new NotFoundError('container', `namespace ${container.netns} does not exist`);
+        if (probe.identity(container.netns) === undefined)
+          throw new NotFoundError('container', `namespace ${container.netns} does not exist`);
         return;
       }
       await mkdir('/run/netns', { recursive: true }).catch(() => undefined);
@@ -130,7 +134,10 @@ export function vethStep(hostIp: Ip, net: Network, ep: Endpoint, containerNetns:
           if (err instanceof BatchError && err.line === 0 && isAlreadyExists(err))
             throw new ConflictError('ifname', `${ep.ifname} already exists in container "${ep.container}"`);
           if (isBridgeFull(err))
-            throw new ConflictError('network', `bridge ${net.bridge} has no free port: a Linux bridge takes at most 1023 ports (BR_MAX_PORTS)`);
+            throw new ConflictError(
+              'network',
+              `bridge ${net.bridge} has no free port: a Linux bridge takes at most 1023 ports (BR_MAX_PORTS)`,
+            );
           throw err;
         });
     },
@@ -149,9 +156,7 @@ export function containerStep(containerIp: Ip, net: Network, ep: Endpoint, defau
     lines.push(['addr', 'add', `${addr}/${len}`, 'dev', ep.ifname, ...(addr.includes(':') ? ['nodad'] : [])]);
   }
   lines.push(['link', 'set', ep.ifname, 'up']);
-  const routes: IpArgs[] = defaultRoute
-    ? net.subnets.map((s) => ['route', 'add', 'default', 'via', s.gateway, 'dev', ep.ifname])
-    : [];
+  const routes: IpArgs[] = defaultRoute ? net.subnets.map((s) => ['route', 'add', 'default', 'via', s.gateway, 'dev', ep.ifname]) : [];
   return {
     name: 'container',
     detail: `${ep.container}:${ep.ifname} ${ep.addresses.join(' ')}${defaultRoute ? ` via ${net.subnets.map((s) => s.gateway).join(' ')}` : ''}`,

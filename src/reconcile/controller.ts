@@ -66,7 +66,11 @@ export class Controller {
       void c.exited.finally(() => this.children.delete(c.pid));
     };
     const guard = <T>(name: string, factory: () => Observable<T>) =>
-      resilient(name, factory, { backoff, scheduler, onError: (error, attempt, retryInMs) => this.hooks.emit('error', { source: name, error, attempt, retryInMs }) });
+      resilient(name, factory, {
+        backoff,
+        scheduler,
+        onError: (error, attempt, retryInMs) => this.hooks.emit('error', { source: name, error, attempt, retryInMs }),
+      });
     const isTrigger = (e: unknown): e is Trigger => typeof e === 'object' && e !== null && 'source' in e;
     const events = (name: string, source: Observable<TopologyEvent | RulesetEvent | Trigger>): Observable<Trigger> =>
       source.pipe(
@@ -76,9 +80,18 @@ export class Controller {
         map((e) => (isTrigger(e) ? e : { source: name, detail: e.type })),
       );
     const triggers = merge(
-      events('ip-monitor', guard('ip-monitor', () => ipMonitor(this.host.runner, this.host.netns, track))),
-      events('nft-monitor', guard('nft-monitor', () => nftMonitor(this.host.netns, FAMILY, TABLE, track))),
-      events('netns', guard('netns', () => netnsEvents(this.opts.netnsDir))),
+      events(
+        'ip-monitor',
+        guard('ip-monitor', () => ipMonitor(this.host.runner, this.host.netns, track)),
+      ),
+      events(
+        'nft-monitor',
+        guard('nft-monitor', () => nftMonitor(this.host.netns, FAMILY, TABLE, track)),
+      ),
+      events(
+        'netns',
+        guard('netns', () => netnsEvents(this.opts.netnsDir)),
+      ),
       guard('state', () => stateFileChanges(this.host.store.file, this.host.store.journal).pipe(map((): Trigger => ({ source: 'state' })))),
       resync(this.opts.resyncMs, scheduler),
     ).pipe(share());
@@ -104,11 +117,13 @@ export class Controller {
     await Promise.all([...this.children.values()].map((c) => c.exited));
     await this.inFlight;
   }
-
 }
 
 /** Topology and ruleset events of a host, for any program to subscribe to (starts its own monitors). */
-export function topologyEvents(host: Pick<HostContext, 'runner' | 'netns'>, netnsDir = '/run/netns'): Observable<TopologyEvent | RulesetEvent> {
+export function topologyEvents(
+  host: Pick<HostContext, 'runner' | 'netns'>,
+  netnsDir = '/run/netns',
+): Observable<TopologyEvent | RulesetEvent> {
   return merge(ipMonitor(host.runner, host.netns), nftMonitor(host.netns, FAMILY, TABLE), netnsEvents(netnsDir)).pipe(share());
 }
 

@@ -22,7 +22,6 @@ export interface ConvergeResult {
   absent: string[];
 }
 
-
 /** The desired state minus containers whose namespace has vanished. */
 export function withoutContainers(state: State, absent: ReadonlySet<string>): State {
   if (absent.size === 0) return state;
@@ -43,13 +42,13 @@ export async function converge(ctx: HostContext, hooks: Hooks, reasons: Trigger[
     const started = performance.now();
     const state = await ctx.store.read();
     const absent = new Set<string>();
-    for (const c of state.containers) if (!containerPresent(c)) absent.add(c.name);
+    for (const c of state.containers) if (!containerPresent(c, ctx.namespaces)) absent.add(c.name);
     const effective = withoutContainers(state, absent);
     // Woken only by changes to the table: the table is all that needs looking at.
     const tableOnly = reasons.length > 0 && reasons.every((r) => r.source === 'nft-monitor');
     const seen: TableObservation & Partial<Observation> = tableOnly
       ? await observeTable(ctx, effective)
-      : await observeAll({ ip: ctx.ip, firewall: ctx.firewall, owner: ownerOf(ctx, state) }, effective);
+      : await observeAll({ ip: ctx.ip, firewall: ctx.firewall, namespaces: ctx.namespaces, owner: ownerOf(ctx, state) }, effective);
     // A vanished container is expected, not drift to repair: the state keeps it for its return.
     const drift = seen.drift.filter((d) => d.kind !== 'container');
     const report = { reasons, drift };

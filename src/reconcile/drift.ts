@@ -66,7 +66,13 @@ export function shapeOfListing(listing: Listing): TableShape {
   const shape = emptyShape();
   for (const item of listing.nftables) {
     if ('chain' in item && item.chain && typeof item.chain === 'object' && 'hook' in item.chain) {
-      const { name, type, hook, prio, policy } = item.chain as { name: string; type?: string; hook?: string; prio?: number; policy?: string };
+      const { name, type, hook, prio, policy } = item.chain as {
+        name: string;
+        type?: string;
+        hook?: string;
+        prio?: number;
+        policy?: string;
+      };
       shape.chains.set(name, canonical({ type, hook, prio, policy }));
       shape.rules.set(name, shape.rules.get(name) ?? []);
     } else if ('chain' in item && item.chain && typeof item.chain === 'object') {
@@ -105,7 +111,8 @@ export function diffTables(want: TableShape, have: TableShape | null): Drift[] {
     else if (h.decl !== s.decl) out.push({ kind: 'set', subject: name, reason: 'set type or flags differ' });
     else {
       const { add, del } = elementDiff(s.elems, h.elems);
-      if (add.length + del.length > 0) out.push({ kind: 'set', subject: name, reason: `elements differ (${add.length} missing, ${del.length} unexpected)` });
+      if (add.length + del.length > 0)
+        out.push({ kind: 'set', subject: name, reason: `elements differ (${add.length} missing, ${del.length} unexpected)` });
     }
   }
   for (const name of have.sets.keys()) if (!want.sets.has(name)) out.push({ kind: 'set', subject: name, reason: 'unexpected set' });
@@ -127,7 +134,10 @@ function elementDiff(want: Map<string, Element>, have: Map<string, Element>): { 
  */
 export function elementRepair(want: TableShape, have: TableShape | null): { set: string; add: Element[]; del: Element[] }[] | undefined {
   if (!have) return undefined;
-  const structural = diffTables({ ...want, sets: new Map([...want.sets].map(([n, x]) => [n, { ...x, elems: new Map() }])) }, { ...have, sets: new Map([...have.sets].map(([n, x]) => [n, { ...x, elems: new Map() }])) });
+  const structural = diffTables(
+    { ...want, sets: new Map([...want.sets].map(([n, x]) => [n, { ...x, elems: new Map() }])) },
+    { ...have, sets: new Map([...have.sets].map(([n, x]) => [n, { ...x, elems: new Map() }])) },
+  );
   if (structural.length > 0) return undefined;
   const out: { set: string; add: Element[]; del: Element[] }[] = [];
   for (const [name, w] of want.sets) {
@@ -136,7 +146,6 @@ export function elementRepair(want: TableShape, have: TableShape | null): { set:
   }
   return out;
 }
-
 
 export interface TableObservation {
   drift: Drift[];

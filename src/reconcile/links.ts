@@ -3,9 +3,8 @@
  * the differences from the desired state, and their repair. Observation and repair share the read
  * and the keys, so they never disagree about what is missing.
  */
-import { pathExists } from '../exec/path-exists.js';
 import { Ip } from '../ip/ip.js';
-import { containerPresent, forbiddenNamespaces, nsIdentity } from '../ip/netns.js';
+import { containerPresent, forbiddenNamespaces, kernelNamespaces, type NamespaceProbe } from '../ip/netns.js';
 import type { LinkAddresses } from '../ip/schema.js';
 import type { HostContext } from '../ops/context.js';
 import { bridgePortArgs, bridgeStep, containerStep, forwardingStep, netnsStep, vethStep } from '../ops/steps.js';
@@ -26,12 +25,20 @@ const routeKey = (dst: string, dev: string) => `${dst} ${dev}`;
 /** One look at links (with their addresses) and routes, whatever the number of networks. */
 export async function readHostLinks(ip: Ip, state: State): Promise<HostLinks> {
   const v6 = state.networks.some((n) => n.subnets.some((x) => x.cidr.includes(':')));
-  const [all, routes4, routes6] = await Promise.all([ip.addresses(), state.networks.length > 0 ? ip.routes(4) : [], v6 ? ip.routes(6) : []]);
-  return { all, byName: new Map(all.map((l) => [l.ifname, l])), routes: new Set([...routes4, ...routes6].map((r) => routeKey(r.dst, r.dev ?? ''))) };
+  const [all, routes4, routes6] = await Promise.all([
+    ip.addresses(),
+    state.networks.length > 0 ? ip.routes(4) : [],
+    v6 ? ip.routes(6) : [],
+  ]);
+  return {
+    all,
+    byName: new Map(all.map((l) => [l.ifname, l])),
+    routes: new Set([...routes4, ...routes6].map((r) => routeKey(r.dst, r.dev ?? ''))),
+  };
 }
 
 /** Bridges, gateway addresses, subnet routes, endpoints and container namespaces that differ. */
-export function linkDrift(state: State, links: HostLinks): Drift[] {
+export function linkDrift(state: State, links: HostLinks, probe: NamespaceProbe = kernelNamespaces): Drift[] {
   const out: Drift[] = [];
   for (const net of state.networks) {
     const br = links.byName.get(net.bridge);
@@ -44,16 +51,20 @@ export function linkDrift(state: State, links: HostLinks): Drift[] {
     for (const s of net.subnets) {
       if (!have.has(s.gateway)) out.push({ kind: 'address', subject: net.bridge, reason: `gateway ${s.gateway} is missing` });
       // The subnet route comes with the address; it is only missing when somebody removed it.
-      else if (!links.routes.has(routeKey(s.cidr, net.bridge))) out.push({ kind: 'route', subject: net.bridge, reason: `route to ${s.cidr} is missing` });
+      else if (!links.routes.has(routeKey(s.cidr, net.bridge)))
+        out.push({ kind: 'route', subject: net.bridge, reason: `route to ${s.cidr} is missing` });
     }
   }
   for (const box of state.containers)
-    if (!containerPresent(box)) out.push({ kind: 'container', subject: box.name, reason: `namespace ${box.netns} is gone (or is another namespace now)` });
+    if (!containerPresent(box, probe))
+      out.push({ kind: 'container', subject: box.name, reason: `namespace ${box.netns} is gone (or is another namespace now)` });
   for (const ep of state.endpoints) {
     const link = links.byName.get(ep.hostIfname);
     const bridge = state.networks.find((n) => n.name === ep.network)?.bridge;
-    if (!link) out.push({ kind: 'endpoint', subject: `${ep.network}/${ep.container}`, reason: `host interface ${ep.hostIfname} is missing` });
-    else if (link.master !== bridge) out.push({ kind: 'endpoint', subject: `${ep.network}/${ep.container}`, reason: `${ep.hostIfname} is not attached to ${bridge}` });
+    if (!link)
+      out.push({ kind: 'endpoint', subject: `${ep.network}/${ep.container}`, reason: `host interface ${ep.hostIfname} is missing` });
+    else if (link.master !== bridge)
+      out.push({ kind: 'endpoint', subject: `${ep.network}/${ep.container}`, reason: `${ep.hostIfname} is not attached to ${bridge}` });
   }
   return out;
 }
@@ -64,9 +75,14 @@ export function linkDrift(state: State, links: HostLinks): Drift[] {
  * is gone (an interrupted down or disconnect), is made again. The controller leaves it gone: a
  * vanished container is expected there, and its ports wait for it.
  */
-export async function ensureLinks(ctx: HostContext, state: State, options: { recreateNamespaces?: boolean; links?: HostLinks } = {}): Promise<void> {
+export async function ensureLinks(
+  ctx: HostContext,
+  state: State,
+  options: { recreateNamespaces?: boolean; links?: HostLinks } = {},
+): Promise<void> {
   if (options.recreateNamespaces)
-    for (const box of state.containers) if (box.created && !(await pathExists(box.netns))) await netnsStep(ctx.nsIp, box).run();
+    for (const box of state.containers)
+      if (box.created && ctx.namespaces.identity(box.netns) === undefined) await netnsStep(ctx.nsIp, box, ctx.namespaces).run();
   const links = options.links ?? (await readHostLinks(ctx.ip, state));
   const families = new Set<4 | 6>();
   for (const net of state.networks) {
@@ -77,7 +93,7 @@ export async function ensureLinks(ctx: HostContext, state: State, options: { rec
   }
   if (families.size > 0) await forwardingStep(ctx.runner, ctx.netns, families).run();
   // A path that names the host's (or our own) namespace now is never acted in.
-  const forbidden = forbiddenNamespaces(ctx.netns);
+  const forbidden = forbiddenNamespaces(ctx.netns, ctx.namespaces);
   for (const ep of state.endpoints) {
     const net = findNetwork(state, ep.network);
     const box = state.containers.find((c) => c.name === ep.container);
@@ -89,11 +105,12 @@ export async function ensureLinks(ctx: HostContext, state: State, options: { rec
     }
     // The container is gone, or its path names another namespace now: nothing is done there
     // (the controller drops its ports until it returns).
-    if (!box || !containerPresent(box) || forbidden.has(nsIdentity(box.netns) ?? '')) continue;
+    if (!box || !containerPresent(box, ctx.namespaces) || forbidden.has(ctx.namespaces.identity(box.netns) ?? '')) continue;
     const cip = new Ip(ctx.runner, box.netns);
     // A leftover of ours inside (its veth peer lost) is replaced; an interface of the container's own is never touched.
     const inside = await cip.links().catch(() => []);
-    if (inside.some((l) => l.ifname === ep.ifname && l.ifalias === ctx.mark)) await cip.run(['link', 'del', ep.ifname]).catch(() => undefined);
+    if (inside.some((l) => l.ifname === ep.ifname && l.ifalias === ctx.mark))
+      await cip.run(['link', 'del', ep.ifname]).catch(() => undefined);
     await vethStep(ctx.ip, net, ep, box.netns, ctx.mark).run();
     const hasRoute = state.endpoints.some((e) => e !== ep && e.container === ep.container && !findNetwork(state, e.network).internal);
     await containerStep(cip, net, ep, !net.internal && !hasRoute, ctx.mark).run();
@@ -105,7 +122,8 @@ async function ensureBridgeAddresses(ip: Ip, net: Network, bridge: LinkAddresses
   const have = new Set(bridge.addr_info.map((i) => i.local));
   for (const s of net.subnets) {
     const c = parseCidr('subnet', s.cidr);
-    if (!have.has(s.gateway)) await ip.run(['addr', 'add', `${s.gateway}/${c.prefix}`, 'dev', net.bridge, ...(c.family === 6 ? ['nodad'] : [])]);
+    if (!have.has(s.gateway))
+      await ip.run(['addr', 'add', `${s.gateway}/${c.prefix}`, 'dev', net.bridge, ...(c.family === 6 ? ['nodad'] : [])]);
     else if (!routes.has(routeKey(s.cidr, net.bridge))) {
       const how = c.family === 4 ? ['scope', 'link', 'src', s.gateway] : ['metric', '256'];
       await ip.run([...(c.family === 6 ? ['-6'] : []), 'route', 'replace', s.cidr, 'dev', net.bridge, 'proto', 'kernel', ...how]);

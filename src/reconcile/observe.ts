@@ -1,6 +1,7 @@
 /** Everything that differs from the desired state: the tables, the links, and orphans of interrupted operations. */
 import type { Firewall } from '../firewall/firewall.js';
 import type { Ip } from '../ip/ip.js';
+import type { NamespaceProbe } from '../ip/netns.js';
 import type { Intent } from '../topology/intent.js';
 import type { State } from '../topology/state.js';
 import { observeTable, type Drift, type TableObservation } from './drift.js';
@@ -21,19 +22,32 @@ export interface Observation extends TableObservation {
 }
 
 const orphanDrift = (o: Orphans): Drift[] => [
-  ...o.links.map((name): Drift => ({ kind: 'orphan', subject: name, reason: 'link made by nftbridge that the state does not know (an interrupted operation)' })),
+  ...o.links.map(
+    (name): Drift => ({
+      kind: 'orphan',
+      subject: name,
+      reason: 'link made by nftbridge that the state does not know (an interrupted operation)',
+    }),
+  ),
   ...o.netns.map((name): Drift => ({ kind: 'orphan', subject: name, reason: 'namespace created by an interrupted operation' })),
 ];
 
 /** Reads the kernel once (tables, links, addresses, routes) and lists every difference from `state`. */
-export async function observeAll(ctx: { ip: Ip; firewall: Pick<Firewall, 'list'>; owner?: OwnerContext }, state: State): Promise<Observation> {
+export interface ObserveContext {
+  ip: Ip;
+  firewall: Pick<Firewall, 'list'>;
+  namespaces?: NamespaceProbe;
+  owner?: OwnerContext;
+}
+
+export async function observeAll(ctx: ObserveContext, state: State): Promise<Observation> {
   const [table, links] = await Promise.all([observeTable(ctx, state), readHostLinks(ctx.ip, state)]);
-  const drift = [...table.drift, ...linkDrift(state, links)];
+  const drift = [...table.drift, ...linkDrift(state, links, ctx.namespaces)];
   if (!ctx.owner) return { ...table, drift, links };
-  const orphans = findOrphans(ctx.owner.state ?? state, links.all, ctx.owner.mark, ctx.owner.intent);
+  const orphans = findOrphans(ctx.owner.state ?? state, links.all, ctx.owner.mark, ctx.owner.intent, ctx.namespaces);
   return { ...table, drift: [...drift, ...orphanDrift(orphans)], orphans, links };
 }
 
-export async function observeDrift(ctx: { ip: Ip; firewall: Pick<Firewall, 'list'>; owner?: OwnerContext }, state: State): Promise<Drift[]> {
+export async function observeDrift(ctx: ObserveContext, state: State): Promise<Drift[]> {
   return (await observeAll(ctx, state)).drift;
 }

@@ -4,9 +4,9 @@
  * window before the mark was set are named by the interrupted operation's intent
  * (topology/intent.ts). `status` reports them as drift; `apply`, `watch` and `down` remove them.
  */
-import { existsSync } from 'node:fs';
 import { isNotFound } from '../errors.js';
 import type { Ip } from '../ip/ip.js';
+import { kernelNamespaces, type NamespaceProbe } from '../ip/netns.js';
 import type { LinkAddresses } from '../ip/schema.js';
 import type { Intent } from '../topology/intent.js';
 import type { State } from '../topology/state.js';
@@ -16,7 +16,13 @@ export interface Orphans {
   netns: string[];
 }
 
-export function findOrphans(state: State, links: readonly LinkAddresses[], mark: string, intent: Intent | undefined): Orphans {
+export function findOrphans(
+  state: State,
+  links: readonly LinkAddresses[],
+  mark: string,
+  intent: Intent | undefined,
+  probe: NamespaceProbe = kernelNamespaces,
+): Orphans {
   const known = new Set([...state.networks.map((n) => n.bridge), ...state.endpoints.map((e) => e.hostIfname)]);
   // Named by the intent and not marked yet: created in the instant before the mark was set.
   const pending = new Set(intent?.links ?? []);
@@ -24,7 +30,7 @@ export function findOrphans(state: State, links: readonly LinkAddresses[], mark:
     .filter((l) => !known.has(l.ifname) && (l.ifalias === mark || (pending.has(l.ifname) && !l.ifalias)))
     .map((l) => l.ifname);
   const ours = new Set(state.containers.filter((c) => c.created).map((c) => c.name));
-  const netns = (intent?.netns ?? []).filter((n) => !ours.has(n) && existsSync(`/run/netns/${n}`));
+  const netns = (intent?.netns ?? []).filter((n) => !ours.has(n) && probe.identity(`/run/netns/${n}`) !== undefined);
   return { links: orphanLinks.sort(), netns };
 }
 

@@ -7,7 +7,6 @@ import {
   buffer,
   catchError,
   concat,
-  concatMap,
   connect,
   defer,
   EMPTY,
@@ -19,7 +18,8 @@ import {
   retry,
   tap,
   timer,
-  type Observable,
+  Observable,
+  type Subscription,
   type OperatorFunction,
   type SchedulerLike,
 } from 'rxjs';
@@ -39,6 +39,9 @@ export const backoffDelay = (attempt: number, { baseMs, maxMs }: BackoffOptions)
 /**
  * A source that is resubscribed with exponential backoff when it errors or completes, reporting
  * each failure; after a restart it first emits a `restart` trigger so a full resync follows.
+ * The retries have no bound on purpose: a watch daemon that gave up on its monitors would stop
+ * repairing for good, while the periodic resync keeps converging meanwhile; the backoff caps the
+ * cost at one restart every `maxMs`, and every failure reaches the hooks.
  */
 export function resilient<T>(
   name: string,
@@ -81,8 +84,53 @@ export function resync(periodMs: number, scheduler: SchedulerLike): Observable<T
 }
 
 /**
- * Triggers in, convergences out: coalesced batches, one convergence at a time, and a failing
- * convergence reported and skipped, never ending the pipeline.
+ * One run at a time, and what arrives meanwhile becomes one trailing run: batches that queued up
+ * behind a slow convergence are merged, not run one after another (each would look at the same
+ * kernel again).
+ */
+export function oneRunTrailing<T, R>(project: (batch: T[]) => Observable<R>): OperatorFunction<T[], R> {
+  return (source) =>
+    new Observable<R>((subscriber) => {
+      let running = false;
+      let ended = false;
+      let pending: T[] | undefined;
+      let inner: Subscription | undefined;
+      const start = (batch: T[]) => {
+        running = true;
+        inner = project(batch).subscribe({
+          next: (v) => subscriber.next(v),
+          error: (e: unknown) => subscriber.error(e),
+          complete: () => {
+            running = false;
+            const next = pending;
+            pending = undefined;
+            if (next) start(next);
+            else if (ended) subscriber.complete();
+          },
+        });
+      };
+      const outer = source.subscribe({
+        next: (batch) => {
+          if (running) pending = [...(pending ?? []), ...batch];
+          else start(batch);
+        },
+        error: (e: unknown) => subscriber.error(e),
+        complete: () => {
+          ended = true;
+          if (!running) subscriber.complete();
+        },
+      });
+      return () => {
+        outer.unsubscribe();
+        inner?.unsubscribe();
+      };
+    });
+}
+
+/**
+ * Triggers in, convergences out: coalesced batches, one convergence at a time (later batches
+ * merged into one trailing run), and a failing convergence reported and skipped, never ending
+ * the pipeline.
  */
 export function convergeLoop<R>(
   triggers: Observable<Trigger>,
@@ -91,7 +139,7 @@ export function convergeLoop<R>(
 ): Observable<R> {
   return merge(of<Trigger>({ source: 'start' }), triggers).pipe(
     coalesce(opts.coalesceMs, opts.scheduler),
-    concatMap((batch) =>
+    oneRunTrailing((batch) =>
       defer(() => from(converge(batch))).pipe(
         catchError((error: unknown) => {
           opts.onError(error);

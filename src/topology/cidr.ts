@@ -34,7 +34,7 @@ function v6ToBig(addr: string): bigint {
   const v4tail = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
   if (v4tail?.[1]) {
     const v = v4ToBig(v4tail[1]);
-    text = text.slice(0, -v4tail[1].length) + `${(v >> 16n).toString(16)}:${(v & 0xffffn).toString(16)}`;
+    text = `${text.slice(0, -v4tail[1].length)}${(v >> 16n).toString(16)}:${(v & 0xffffn).toString(16)}`;
   }
   const [head = '', tail] = text.split('::');
   const h = head ? head.split(':') : [];
@@ -50,10 +50,16 @@ export function formatIp(family: IpFamily, value: bigint): string {
   let best = -1;
   let bestLen = 1;
   for (let i = 0; i < 8; ) {
-    if (groups[i] !== '0') { i++; continue; }
+    if (groups[i] !== '0') {
+      i++;
+      continue;
+    }
     let j = i;
     while (j < 8 && groups[j] === '0') j++;
-    if (j - i > bestLen) { best = i; bestLen = j - i; }
+    if (j - i > bestLen) {
+      best = i;
+      bestLen = j - i;
+    }
     i = j;
   }
   if (best < 0) return groups.join(':');
@@ -73,7 +79,8 @@ export function parseCidr(field: string, text: string): Cidr {
   const prefix = Number(m[2]);
   if (prefix > bits(family)) throw new ValidationError(field, `prefix /${prefix} is longer than ${bits(family)} bits`);
   const network = value & mask(family, prefix);
-  if (network !== value) throw new ValidationError(field, `"${text}" has host bits set (did you mean ${formatIp(family, network)}/${prefix}?)`);
+  if (network !== value)
+    throw new ValidationError(field, `"${text}" has host bits set (did you mean ${formatIp(family, network)}/${prefix}?)`);
   return { family, network, prefix, text: `${formatIp(family, network)}/${prefix}` };
 }
 

@@ -17,7 +17,10 @@ export function checkHostOverlap(net: Network, links: readonly LinkAddresses[], 
     for (const a of l.addr_info) {
       if (a.scope === 'host' || a.local.startsWith('fe80')) continue; // loopback and link-local are refused on their own
       const { family, value } = parseIp('address', a.local);
-      clash({ family, network: value, prefix: family === 4 ? 32 : 128, text: a.local }, `the host's address ${a.local}/${a.prefixlen} on ${l.ifname}`);
+      clash(
+        { family, network: value, prefix: family === 4 ? 32 : 128, text: a.local },
+        `the host's address ${a.local}/${a.prefixlen} on ${l.ifname}`,
+      );
     }
   for (const r of routes) {
     if (r.dst === 'default' || r.dst.startsWith('fe80') || r.dst.startsWith('ff00') || r.dst.startsWith('multicast')) continue;

@@ -48,7 +48,7 @@ export class IntentLog {
   write(intent: Omit<Intent, 'pid'>): void {
     const fd = openSync(this.file, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600);
     try {
-      writeSync(fd, JSON.stringify({ ...intent, pid: process.pid }) + '\n');
+      writeSync(fd, `${JSON.stringify({ ...intent, pid: process.pid })}\n`);
     } finally {
       closeSync(fd);
     }

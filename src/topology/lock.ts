@@ -25,7 +25,8 @@ export async function acquireLock(path: string, timeoutMs = 60_000): Promise<() 
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code !== 'EAGAIN' && code !== 'EWOULDBLOCK') throw err;
-        if (Date.now() > deadline) throw new NftbridgeError(`timed out after ${timeoutMs} ms waiting for the state lock ${path} (held by pid ${holder(path)})`);
+        if (Date.now() > deadline)
+          throw new NftbridgeError(`timed out after ${timeoutMs} ms waiting for the state lock ${path} (held by pid ${holder(path)})`);
         await sleep(delay);
       }
     }

@@ -77,13 +77,15 @@ export function defaultBridgeName(network: string): string {
 }
 
 export function planNetwork(state: State, input: CreateNetworkInput): Network {
-  if (!NAME_RE.test(input.name)) throw new ValidationError('name', `"${input.name}" must start with a letter or digit and use [A-Za-z0-9_.-], 64 at most`);
+  if (!NAME_RE.test(input.name))
+    throw new ValidationError('name', `"${input.name}" must start with a letter or digit and use [A-Za-z0-9_.-], 64 at most`);
   if (state.networks.some((n) => n.name === input.name)) throw new ConflictError('name', `network "${input.name}" already exists`);
   const subnets = asList(input.subnet);
   if (subnets.length === 0) throw new ValidationError('subnet', 'at least one subnet is required');
   const gateways = asList(input.gateway);
   const cidrs = subnets.map((s) => parseCidr('subnet', s));
-  if (new Set(cidrs.map((c) => c.family)).size !== cidrs.length) throw new ValidationError('subnet', 'at most one subnet per address family');
+  if (new Set(cidrs.map((c) => c.family)).size !== cidrs.length)
+    throw new ValidationError('subnet', 'at most one subnet per address family');
   for (const c of cidrs) {
     const why = specialUse(c);
     if (why) throw new ValidationError('subnet', `${c.text} ${why}; containers need a private range such as 172.18.0.0/16 or fd00::/64`);
@@ -150,12 +152,22 @@ function allocate(cidr: Cidr, taken: Set<string>): string {
  * `inUse`: addresses seen on the network's segment that the state does not know (the bridge's own,
  * say); IPAM never hands them out.
  */
-export function planEndpoint(state: State, network: string, container: string, input: ConnectInput, hostIfname: string, inUse: Iterable<string> = []): Endpoint {
+export function planEndpoint(
+  state: State,
+  network: string,
+  container: string,
+  input: ConnectInput,
+  hostIfname: string,
+  inUse: Iterable<string> = [],
+): Endpoint {
   const net = findNetwork(state, network);
   checkContainerName('container', container);
   const onBridge = state.endpoints.filter((e) => e.network === network).length;
   if (onBridge >= BRIDGE_MAX_PORTS)
-    throw new ConflictError('network', `network "${network}" has ${onBridge} endpoints, the most one Linux bridge takes (${BRIDGE_MAX_PORTS} ports)`);
+    throw new ConflictError(
+      'network',
+      `network "${network}" has ${onBridge} endpoints, the most one Linux bridge takes (${BRIDGE_MAX_PORTS} ports)`,
+    );
   if (state.endpoints.some((e) => e.network === network && e.container === container))
     throw new ConflictError('container', `"${container}" is already connected to network "${network}"`);
   const ifname = checkIfname('ifname', input.ifname ?? nextIfname(state, container));
@@ -242,10 +254,15 @@ export function planPublish(state: State, network: string, container: string, sp
         throw new ValidationError(`spec "${text}"`, `network "${network}" has no IPv${fam} subnet to publish ${port.hostIp} to`);
     }
     let clash: PublishedPort | undefined;
-    if (bulk) for (let n = port.hostPort; n <= port.hostPortEnd && !clash; n++) clash = byPort.get(`${port.protocol}/${n}`)?.find((p) => collides(p, port));
+    if (bulk)
+      for (let n = port.hostPort; n <= port.hostPortEnd && !clash; n++)
+        clash = byPort.get(`${port.protocol}/${n}`)?.find((p) => collides(p, port));
     else clash = state.ports.find((p) => collides(p, port)) ?? added.find((p) => collides(p, port));
     if (clash)
-      throw new ConflictError(`spec "${text}"`, `${clash.hostIp ?? '*'}:${clash.hostPort}/${clash.protocol} is already published by "${clash.container}" on "${clash.network}"`);
+      throw new ConflictError(
+        `spec "${text}"`,
+        `${clash.hostIp ?? '*'}:${clash.hostPort}/${clash.protocol} is already published by "${clash.container}" on "${clash.network}"`,
+      );
     added.push(port);
     if (bulk) index(port);
   }
@@ -267,7 +284,11 @@ export function planUnpublish(state: State, network: string, container: string, 
   }
   return specs.map((spec) => {
     const hit = mine.get(`${spec.protocol}/${spec.hostPort}`)?.find((p) => spec.hostIp === undefined || p.hostIp === spec.hostIp);
-    if (!hit) throw new NotFoundError('spec', `${spec.hostIp ?? ''}${spec.hostIp ? ':' : ''}${spec.hostPort}/${spec.protocol} is not published by "${container}" on "${network}"`);
+    if (!hit)
+      throw new NotFoundError(
+        'spec',
+        `${spec.hostIp ?? ''}${spec.hostIp ? ':' : ''}${spec.hostPort}/${spec.protocol} is not published by "${container}" on "${network}"`,
+      );
     return hit;
   });
 }

@@ -9,38 +9,13 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { z } from 'zod';
 import { StateFileError, UnsafeStateDirError } from '../errors.js';
 import { readText, syncDir, writeAll } from './files.js';
 import { acquireLock } from './lock.js';
-import { emptyState, portSchema, stateSchema, type PublishedPort, type State } from './state.js';
+import { applyEntry, JOURNAL_MAX_BYTES, JOURNAL_MAX_LINES, parseEntry, type JournalEntry } from './journal.js';
+import { emptyState, stateSchema, type PublishedPort, type State } from './state.js';
 
-/**
- * A journal line: ports added or removed since the snapshot of generation `gen`. Publishing a port
- * appends one line instead of rewriting a snapshot that may hold 10,000 ports.
- */
-const journalEntrySchema = z.object({
-  gen: z.string(),
-  add: z.array(portSchema).default([]),
-  remove: z.array(portSchema).default([]),
-});
-type JournalEntry = z.infer<typeof journalEntrySchema>;
-
-/** After this many journal lines, or bytes, the next change rewrites the snapshot. */
-const JOURNAL_MAX_LINES = 256;
-const JOURNAL_MAX_BYTES = 1 << 20;
-
-/** What identifies a binding: two ports with the same key are the same published port. */
-export const portKey = (p: PublishedPort) => `${p.network}\0${p.container}\0${p.protocol}\0${p.hostIp ?? ''}\0${p.hostPort}`;
-
-/** Ports minus `remove`, in one pass over each (a 55,535-port unpublish is linear, not quadratic). */
-export function withoutPorts(ports: readonly PublishedPort[], remove: readonly PublishedPort[]): PublishedPort[] {
-  if (remove.length === 0) return [...ports];
-  const gone = new Set(remove.map(portKey));
-  return ports.filter((p) => !gone.has(portKey(p)));
-}
-
-const applyEntry = (state: State, entry: JournalEntry): State => ({ ...state, ports: [...withoutPorts(state.ports, entry.remove), ...entry.add] });
+export { portKey, withoutPorts } from './journal.js';
 
 const identity = (path: string): string => {
   try {
@@ -90,7 +65,7 @@ export class StateStore {
    * or owned by another user); a missing one is fine (it is created 0700 on first write).
    */
   checkDir(): void {
-    let st;
+    let st: ReturnType<typeof statSync>;
     try {
       st = statSync(this.dir);
     } catch (err) {
@@ -99,8 +74,10 @@ export class StateStore {
     }
     if (!st.isDirectory()) throw new UnsafeStateDirError(this.dir, 'is not a directory');
     const uid = process.getuid?.();
-    if (uid !== undefined && st.uid !== uid) throw new UnsafeStateDirError(this.dir, `is owned by uid ${st.uid}, not by the caller (uid ${uid})`);
-    if ((st.mode & 0o022) !== 0) throw new UnsafeStateDirError(this.dir, `is writable by group or others (mode ${(st.mode & 0o777).toString(8)}); chmod go-w it`);
+    if (uid !== undefined && st.uid !== uid)
+      throw new UnsafeStateDirError(this.dir, `is owned by uid ${st.uid}, not by the caller (uid ${uid})`);
+    if ((st.mode & 0o022) !== 0)
+      throw new UnsafeStateDirError(this.dir, `is writable by group or others (mode ${(st.mode & 0o777).toString(8)}); chmod go-w it`);
   }
 
   private ensureDir(): void {
@@ -176,7 +153,7 @@ export class StateStore {
     const tmp = `${this.file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
     const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
     try {
-      writeAll(fd, JSON.stringify({ ...state, generation: gen }) + '\n');
+      writeAll(fd, `${JSON.stringify({ ...state, generation: gen })}\n`);
       fsyncSync(fd);
     } catch (err) {
       closeSync(fd);
@@ -199,7 +176,7 @@ export class StateStore {
     const cache = this.cache;
     if (!cache || cache.key !== this.filesKey() || cache.lines >= JOURNAL_MAX_LINES) return this.write(next);
     const entry: JournalEntry = { gen: cache.gen, add: [...(change.add ?? [])], remove: [...(change.remove ?? [])] };
-    const line = JSON.stringify(entry) + '\n';
+    const line = `${JSON.stringify(entry)}\n`;
     const bytes = Buffer.byteLength(line);
     if (cache.journalBytes + bytes > JOURNAL_MAX_BYTES) return this.write(next);
     const fd = openSync(this.journal, constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
@@ -283,15 +260,4 @@ export class StateStore {
   lastKnown(): State | undefined {
     return this.cache?.state;
   }
-}
-
-function parseEntry(line: string): JournalEntry | undefined {
-  let json: unknown;
-  try {
-    json = JSON.parse(line);
-  } catch {
-    return undefined;
-  }
-  const entry = journalEntrySchema.safeParse(json);
-  return entry.success ? entry.data : undefined;
 }

@@ -5,7 +5,8 @@ import { describe } from 'vitest';
 
 function probe(): string | undefined {
   for (const bin of ['ip', 'nft', 'nsenter'])
-    if (spawnSync('sh', ['-c', `command -v ${bin} || test -x /usr/sbin/${bin}`], { stdio: 'ignore' }).status !== 0) return `${bin} is not installed`;
+    if (spawnSync('sh', ['-c', `command -v ${bin} || test -x /usr/sbin/${bin}`], { stdio: 'ignore' }).status !== 0)
+      return `${bin} is not installed`;
   const name = `nbprobe-${randomBytes(3).toString('hex')}`;
   const add = spawnSync('ip', ['netns', 'add', name], { encoding: 'utf8' });
   if (add.status !== 0) return `cannot create a network namespace: ${add.stderr.trim()}`;

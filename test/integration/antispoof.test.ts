@@ -10,7 +10,8 @@ import { Lab, UPLINK } from '../../src/lab/lab.js';
 import { describeKernel } from '../helpers/kernel.js';
 import { eventually } from '../helpers/wait.js';
 
-const inNs = (netns: string, cmd: string, ...args: string[]) => execFileSync('nsenter', [`--net=${Lab.path(netns)}`, cmd, ...args], { encoding: 'utf8' });
+const inNs = (netns: string, cmd: string, ...args: string[]) =>
+  execFileSync('nsenter', [`--net=${Lab.path(netns)}`, cmd, ...args], { encoding: 'utf8' });
 
 /** Sends `count` UDP datagrams from `source` (bound, so the kernel uses it) to host:port. */
 function sendFrom(netns: string, source: string, host: string, port: number, count = 3): void {
@@ -28,7 +29,9 @@ describeKernel('a container cannot forge its source address', () => {
 
   /** Packets the outside machine received on `port`, by source address. */
   const seen = (port: number): Record<string, number> => {
-    const listing = JSON.parse(inNs(lab.outside, 'nft', '-j', 'list', 'table', 'inet', 'spy')) as { nftables: { rule?: { comment?: string; expr: { counter?: { packets: number } }[] } }[] };
+    const listing = JSON.parse(inNs(lab.outside, 'nft', '-j', 'list', 'table', 'inet', 'spy')) as {
+      nftables: { rule?: { comment?: string; expr: { counter?: { packets: number } }[] } }[];
+    };
     const out: Record<string, number> = {};
     for (const o of listing.nftables) {
       const [p, src] = (o.rule?.comment ?? '').split(' ');
@@ -54,7 +57,11 @@ describeKernel('a container cannot forge its source address', () => {
       `add rule inet spy input udp dport ${port} meta nfproto ipv4 ip saddr != ${UPLINK.host} counter comment "${port} other4"`,
       `add rule inet spy input udp dport ${port} meta nfproto ipv6 ip6 saddr != ${UPLINK.host6} counter comment "${port} other6"`,
     ]);
-    inNs(lab.outside, 'nft', ['add table inet spy', 'add chain inet spy input { type filter hook input priority 0; }', ...rules].join('\n'));
+    inNs(
+      lab.outside,
+      'nft',
+      ['add table inet spy', 'add chain inet spy input { type filter hook input priority 0; }', ...rules].join('\n'),
+    );
   });
   afterAll(async () => {
     await host?.down().catch(() => undefined);
@@ -65,11 +72,15 @@ describeKernel('a container cannot forge its source address', () => {
   it('its own addresses get out (masqueraded), over IPv4 and IPv6', async () => {
     const c1v6 = JSON.parse(inNs(c1, 'ip', '-j', '-6', 'addr', 'show', 'scope', 'global')) as { addr_info: { local: string }[] }[];
     // Until neighbour discovery on the fresh uplink settles, a datagram may wait or be lost: retry.
-    await eventually(() => {
-      sendFrom(c1, c1v4, UPLINK.outside, 9999, 1);
-      sendFrom(c1, c1v6[0]?.addr_info[0]?.local ?? '', UPLINK.outside6, 9999, 1);
-      expect(Object.keys(seen(9999)).sort()).toEqual([UPLINK.host, UPLINK.host6].sort());
-    }, 10_000, 200);
+    await eventually(
+      () => {
+        sendFrom(c1, c1v4, UPLINK.outside, 9999, 1);
+        sendFrom(c1, c1v6[0]?.addr_info[0]?.local ?? '', UPLINK.outside6, 9999, 1);
+        expect(Object.keys(seen(9999)).sort()).toEqual([UPLINK.host, UPLINK.host6].sort());
+      },
+      10_000,
+      200,
+    );
   });
 
   it('a forged foreign source is dropped, not forwarded un-NATed', () => {
@@ -80,7 +91,7 @@ describeKernel('a container cannot forge its source address', () => {
     expect(seen(9998)).toEqual({});
   });
 
-  it("the source of a container on another network is dropped, not masqueraded for it", () => {
+  it('the source of a container on another network is dropped, not masqueraded for it', () => {
     inNs(c1, 'ip', 'addr', 'add', `${c2v4}/32`, 'dev', 'eth0');
     sendFrom(c1, c2v4, UPLINK.outside, 9997);
     expect(seen(9997)).toEqual({});

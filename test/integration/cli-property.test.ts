@@ -23,7 +23,11 @@ describeKernel('any command line succeeds or is refused with one line, changing 
     host: snapshot(lab.host),
     state: existsSync(stateFile) ? readFileSync(stateFile, 'utf8') : '',
     journal: existsSync(stateFile.replace(/\.json$/, '.journal')) ? readFileSync(stateFile.replace(/\.json$/, '.journal'), 'utf8') : '',
-    netns: execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => n.startsWith(`nb${lab.id}-`)).sort(),
+    netns: execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+      .split('\n')
+      .map((l) => l.split(' ')[0] ?? '')
+      .filter((n) => n.startsWith(`nb${lab.id}-`))
+      .sort(),
   });
   const setup = () => {
     cliOk([...g, 'network', 'create', 'p', '--subnet', '10.89.0.0/24']);
@@ -53,24 +57,58 @@ describeKernel('any command line succeeds or is refused with one line, changing 
       fc.constantFrom('0.0.0.0/0', '127.0.0.0/8', '192.0.2.0/24', '::ffff:10.0.0.0/120', 'fe80::/64', '10.90.0.0/24', 'fd90::/64'),
       fc.string({ maxLength: 20 }),
     );
-    const ip = fc.oneof(fc.ipV4(), fc.ipV6(), fc.constantFrom('10.89.0.1', '10.89.0.2', '10.89.0.77', '0.0.0.0'), fc.string({ maxLength: 16 }));
+    const ip = fc.oneof(
+      fc.ipV4(),
+      fc.ipV6(),
+      fc.constantFrom('10.89.0.1', '10.89.0.2', '10.89.0.77', '0.0.0.0'),
+      fc.string({ maxLength: 16 }),
+    );
     const container = fc.oneof(
       fc.constantFrom('/proc/self/ns/net', '/proc/1/ns/net', '/etc/passwd', '/', '/tmp', 'relative/path', `/run/netns/nb${'x'}`),
       word,
     );
     const mac = fc.oneof(fc.constantFrom('00:00:00:00:00:00', 'ff:ff:ff:ff:ff:ff', '02:42:ac:11:00:02'), fc.string({ maxLength: 18 }));
     const spec = fc.oneof(
-      fc.tuple(fc.integer({ min: -1, max: 70000 }), fc.integer({ min: -1, max: 70000 }), fc.constantFrom('', '/tcp', '/udp', '/sctp')).map(([h, c, p]) => `${h}:${c}${p}`),
+      fc
+        .tuple(fc.integer({ min: -1, max: 70000 }), fc.integer({ min: -1, max: 70000 }), fc.constantFrom('', '/tcp', '/udp', '/sctp'))
+        .map(([h, c, p]) => `${h}:${c}${p}`),
       fc.string({ maxLength: 24 }),
     );
-    const opt = <T>(name: string, arb: fc.Arbitrary<T>) => fc.option(arb.map((v) => [name, String(v)]), { nil: undefined });
+    const opt = <T>(name: string, arb: fc.Arbitrary<T>) =>
+      fc.option(
+        arb.map((v) => [name, String(v)]),
+        { nil: undefined },
+      );
     const create = fc
-      .tuple(word, fc.array(cidr, { minLength: 0, maxLength: 2 }), fc.array(ip, { maxLength: 2 }), opt('--bridge', word), opt('--mtu', fc.oneof(fc.integer({ min: -5, max: 70000 }), fc.string({ maxLength: 5 }))))
-      .map(([name, subnets, gws, bridge, mtu]) => ['network', 'create', name, ...subnets.flatMap((s) => ['--subnet', s]), ...gws.flatMap((x) => ['--gateway', x]), ...(bridge ?? []), ...(mtu ?? [])]);
+      .tuple(
+        word,
+        fc.array(cidr, { minLength: 0, maxLength: 2 }),
+        fc.array(ip, { maxLength: 2 }),
+        opt('--bridge', word),
+        opt('--mtu', fc.oneof(fc.integer({ min: -5, max: 70000 }), fc.string({ maxLength: 5 }))),
+      )
+      .map(([name, subnets, gws, bridge, mtu]) => [
+        'network',
+        'create',
+        name,
+        ...subnets.flatMap((s) => ['--subnet', s]),
+        ...gws.flatMap((x) => ['--gateway', x]),
+        ...(bridge ?? []),
+        ...(mtu ?? []),
+      ]);
     const connect = fc
       .tuple(fc.constantFrom('p', 'nope'), container, opt('--ip', ip), opt('--ifname', word), opt('--mac', mac))
-      .map(([net, c, i, ifn, m]) => ['connect', net, c.startsWith('/') || c === '' ? c : lab.name(`g${c}`).slice(0, 40), ...(i ?? []), ...(ifn ?? []), ...(m ?? [])]);
-    const publish = fc.tuple(fc.constantFrom(lab.name('pc'), 'nope'), fc.array(spec, { minLength: 0, maxLength: 3 })).map(([c, specs]) => ['publish', 'p', c, ...specs]);
+      .map(([net, c, i, ifn, m]) => [
+        'connect',
+        net,
+        c.startsWith('/') || c === '' ? c : lab.name(`g${c}`).slice(0, 40),
+        ...(i ?? []),
+        ...(ifn ?? []),
+        ...(m ?? []),
+      ]);
+    const publish = fc
+      .tuple(fc.constantFrom(lab.name('pc'), 'nope'), fc.array(spec, { minLength: 0, maxLength: 3 }))
+      .map(([c, specs]) => ['publish', 'p', c, ...specs]);
 
     fc.assert(
       fc.property(fc.oneof(create, connect, publish), (argv) => {

@@ -21,7 +21,11 @@ const run = (args: string[]) =>
 describeKernel('concurrent operations from many processes', () => {
   let lab: Lab;
   let g: string[];
-  const status = () => JSON.parse(cliOk([...g, '--json', 'status'])) as { state: { endpoints: { container: string; addresses: string[] }[]; ports: { hostPort: number; container: string }[] }; drift: unknown[] };
+  const status = () =>
+    JSON.parse(cliOk([...g, '--json', 'status'])) as {
+      state: { endpoints: { container: string; addresses: string[] }[]; ports: { hostPort: number; container: string }[] };
+      drift: unknown[];
+    };
 
   beforeAll(async () => {
     lab = await Lab.create();
@@ -49,7 +53,12 @@ describeKernel('concurrent operations from many processes', () => {
       run([...g, 'publish', 'n', lab.name('p30'), '22000:80']),
       run([...g, 'publish', 'n', lab.name('p31'), '22000:80']),
     ]);
-    expect(results.slice(0, 30).filter((r) => r.code !== 0).map((r) => r.stderr)).toEqual([]);
+    expect(
+      results
+        .slice(0, 30)
+        .filter((r) => r.code !== 0)
+        .map((r) => r.stderr),
+    ).toEqual([]);
     const contested = results.slice(30);
     expect(contested.map((r) => r.code).sort()).toEqual([0, 2]);
     expect(contested.find((r) => r.code === 2)?.stderr).toMatch(/22000\/tcp is already published/);
@@ -60,9 +69,17 @@ describeKernel('concurrent operations from many processes', () => {
   });
 
   it('two Host objects on one state directory see each other and never interleave', async () => {
-    const [a, b] = await Promise.all([Host.open({ netns: lab.host, stateDir: lab.stateDir }), Host.open({ netns: lab.host, stateDir: lab.stateDir })]);
+    const [a, b] = await Promise.all([
+      Host.open({ netns: lab.host, stateDir: lab.stateDir }),
+      Host.open({ netns: lab.host, stateDir: lab.stateDir }),
+    ]);
     try {
-      await Promise.all([a.publish('n', lab.name('p32'), ['23000:80']), b.publish('n', lab.name('p33'), ['23001:80']), a.connect('n', lab.name('q1')), b.connect('n', lab.name('q2'))]);
+      await Promise.all([
+        a.publish('n', lab.name('p32'), ['23000:80']),
+        b.publish('n', lab.name('p33'), ['23001:80']),
+        a.connect('n', lab.name('q1')),
+        b.connect('n', lab.name('q2')),
+      ]);
       const seen = [await a.state(), await b.state()].map((s) => s.ports.length);
       expect(seen).toEqual([33, 33]);
       expect((await a.status()).drift).toEqual([]);

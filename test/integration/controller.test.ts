@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { Controller, Host, type ErrorReport } from '../../src/index.js';
+import { type Controller, Host, type ErrorReport } from '../../src/index.js';
 import { Lab, UPLINK } from '../../src/lab/lab.js';
 import { send, serve, type Server } from '../../src/lab/traffic.js';
 import { cliAsync } from '../helpers/cli.js';
@@ -91,7 +91,7 @@ describeKernel('the controller repairs the host while it runs', () => {
     await eventually(() => reach(8080, 'c1'));
   });
 
-  it("a container namespace deleted takes its published ports out of the table, the other keeps working, and they return with it", async () => {
+  it('a container namespace deleted takes its published ports out of the table, the other keeps working, and they return with it', async () => {
     await servers.get(c2)?.stop(); // a process inside would keep the namespace alive
     servers.delete(c2);
     execFileSync('ip', ['netns', 'del', c2]);
@@ -118,7 +118,10 @@ describeKernel('the controller repairs the host while it runs', () => {
     const state = await other.state();
     const ep = state.endpoints.find((e) => e.container === c1);
     expect(ep).toBeDefined();
-    await other.store.write({ ...state, ports: [...state.ports, { network: 'n', container: c1, protocol: 'tcp', hostPort: 9091, hostPortEnd: 9091, containerPort: 90 }] });
+    await other.store.write({
+      ...state,
+      ports: [...state.ports, { network: 'n', container: c1, protocol: 'tcp', hostPort: 9091, hostPortEnd: 9091, containerPort: 90 }],
+    });
     await eventually(() => reach(9091, 'c1-90'));
   });
 
@@ -127,7 +130,9 @@ describeKernel('the controller repairs the host while it runs', () => {
     expect(ipMon).toBeDefined();
     process.kill(ipMon!.pid, 'SIGKILL');
     await eventually(() => expect(errors.some((e) => e.source === 'ip-monitor' && e.attempt === 1)).toBe(true));
-    await eventually(() => expect(controller.childProcesses.filter((c) => c.command.startsWith('ip ')).map((c) => c.pid)).not.toContain(ipMon!.pid));
+    await eventually(() =>
+      expect(controller.childProcesses.filter((c) => c.command.startsWith('ip ')).map((c) => c.pid)).not.toContain(ipMon!.pid),
+    );
     await eventually(() => expect(controller.childProcesses).toHaveLength(2));
     nsh('ip', 'addr', 'del', '10.60.0.1/24', 'dev', 'nb-n');
     await eventually(() => expect(nsh('ip', '-o', 'addr', 'show', 'dev', 'nb-n')).toContain('10.60.0.1/24'));

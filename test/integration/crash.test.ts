@@ -50,14 +50,23 @@ describeKernel('kill -9 at any point leaves nothing that nobody knows about', ()
   let mark: string;
 
   const status = (): StatusJson => JSON.parse(cliOk([...g, '--json', 'status'])) as StatusJson;
-  const hostLinks = () => JSON.parse(execFileSync('ip', ['-n', lab.host, '-j', '-d', 'link', 'show'], { encoding: 'utf8' })) as { ifname: string; ifalias?: string }[];
+  const hostLinks = () =>
+    JSON.parse(execFileSync('ip', ['-n', lab.host, '-j', '-d', 'link', 'show'], { encoding: 'utf8' })) as {
+      ifname: string;
+      ifalias?: string;
+    }[];
   const labNamespaces = () =>
     execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
       .split('\n')
       .map((l) => l.split(' ')[0] ?? '')
       .filter((n) => n.startsWith(lab.name('c')));
   const addressesIn = (ns: string) =>
-    (JSON.parse(execFileSync('ip', ['-n', ns, '-j', 'addr', 'show'], { encoding: 'utf8' })) as { ifname: string; addr_info: { local: string; scope: string }[] }[])
+    (
+      JSON.parse(execFileSync('ip', ['-n', ns, '-j', 'addr', 'show'], { encoding: 'utf8' })) as {
+        ifname: string;
+        addr_info: { local: string; scope: string }[];
+      }[]
+    )
       .filter((l) => l.ifname !== 'lo')
       .flatMap((l) => l.addr_info.filter((a) => a.scope === 'global').map((a) => a.local));
 
@@ -66,9 +75,17 @@ describeKernel('kill -9 at any point leaves nothing that nobody knows about', ()
     const s = status();
     expect(s.drift, context).toEqual([]);
     const known = new Set([...s.state.networks.map((n) => n.bridge), ...s.state.endpoints.map((e) => e.hostIfname)]);
-    expect(hostLinks().filter((l) => l.ifalias === mark && !known.has(l.ifname)).map((l) => l.ifname), `${context}: orphan links`).toEqual([]);
+    expect(
+      hostLinks()
+        .filter((l) => l.ifalias === mark && !known.has(l.ifname))
+        .map((l) => l.ifname),
+      `${context}: orphan links`,
+    ).toEqual([]);
     const containers = new Set(s.state.containers.map((c) => c.name));
-    expect(labNamespaces().filter((n) => !containers.has(n)), `${context}: orphan namespaces`).toEqual([]);
+    expect(
+      labNamespaces().filter((n) => !containers.has(n)),
+      `${context}: orphan namespaces`,
+    ).toEqual([]);
     const seen = s.state.endpoints.flatMap((e) => e.addresses);
     expect(new Set(seen).size, `${context}: addresses handed out twice: ${seen.join(' ')}`).toBe(seen.length);
     // What the containers really hold, orphans included, never collides either.
@@ -99,7 +116,9 @@ describeKernel('kill -9 at any point leaves nothing that nobody knows about', ()
   });
 
   const iterations = Number(process.env.NFTBRIDGE_CRASH_ITERATIONS ?? 20);
-  it('kill -9 at random points of connect, network create, publish, unpublish, apply and down', { timeout: 30_000 + iterations * 6000 }, async () => {
+  it('kill -9 at random points of connect, network create, publish, unpublish, apply and down', {
+    timeout: 30_000 + iterations * 6000,
+  }, async () => {
     const seed = Number(process.env.NFTBRIDGE_CRASH_SEED ?? Date.now() % 100000);
     const random = rng(seed);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)] as T;
@@ -108,12 +127,21 @@ describeKernel('kill -9 at any point leaves nothing that nobody knows about', ()
     for (let i = 0; i < iterations; i++) {
       const connected = current.state.endpoints.filter((e) => e.network === 'a');
       const ports = current.state.ports;
-      const kinds = ['connect', 'connect', 'network create', 'publish', 'apply', ...(ports.length ? ['unpublish'] : []), ...(i % 7 === 6 ? ['down'] : [])];
+      const kinds = [
+        'connect',
+        'connect',
+        'network create',
+        'publish',
+        'apply',
+        ...(ports.length ? ['unpublish'] : []),
+        ...(i % 7 === 6 ? ['down'] : []),
+      ];
       const kind = pick(kinds);
       let args: string[];
       if (kind === 'connect') args = ['connect', 'a', lab.name(`c${i}`)];
       else if (kind === 'network create') args = ['network', 'create', `n${i}`, '--subnet', `10.84.${i}.0/24`];
-      else if (kind === 'publish' && connected.length) args = ['publish', 'a', pick(connected).container, `${20000 + i}:80`, `${30000 + i}:53/udp`];
+      else if (kind === 'publish' && connected.length)
+        args = ['publish', 'a', pick(connected).container, `${20000 + i}:80`, `${30000 + i}:53/udp`];
       else if (kind === 'unpublish') {
         const p = pick(ports);
         args = ['unpublish', p.network, p.container, `${p.hostPort}/${p.protocol}`];
@@ -135,7 +163,10 @@ describeKernel('kill -9 at any point leaves nothing that nobody knows about', ()
       }
     }
     // Most rounds must really have been killed midway, or the harness shows nothing.
-    expect(interrupted, `seed ${seed}: only ${interrupted} of ${iterations} rounds were killed before they finished`).toBeGreaterThanOrEqual(iterations / 2);
+    expect(
+      interrupted,
+      `seed ${seed}: only ${interrupted} of ${iterations} rounds were killed before they finished`,
+    ).toBeGreaterThanOrEqual(iterations / 2);
     cliOk([...g, 'down']);
     expect(snapshot(lab.host)).toEqual(baseline);
     expect(labNamespaces()).toEqual([]);

@@ -10,7 +10,12 @@ describeKernel('changes through a long-lived ip -batch behave like one-shot ip',
   let lab: Lab;
   let ip: Ip;
   let nsIp: Ip;
-  const links = () => (JSON.parse(execFileSync('ip', ['-n', lab.host, '-j', 'link', 'show'], { encoding: 'utf8' })) as { ifname: string; master?: string; operstate: string }[]);
+  const links = () =>
+    JSON.parse(execFileSync('ip', ['-n', lab.host, '-j', 'link', 'show'], { encoding: 'utf8' })) as {
+      ifname: string;
+      master?: string;
+      operstate: string;
+    }[];
 
   beforeAll(async () => {
     lab = await Lab.create();
@@ -39,16 +44,22 @@ describeKernel('changes through a long-lived ip -batch behave like one-shot ip',
   });
 
   it('a bridge somebody else deleted and re-created under the same name is found again', async () => {
-    await ip.batch([['link', 'add', 'sv0', 'type', 'veth', 'peer', 'name', 'sv1'], ['link', 'set', 'sv0', 'master', 'sb0']]);
+    await ip.batch([
+      ['link', 'add', 'sv0', 'type', 'veth', 'peer', 'name', 'sv1'],
+      ['link', 'set', 'sv0', 'master', 'sb0'],
+    ]);
     execFileSync('ip', ['-n', lab.host, 'link', 'del', 'sb0']);
     execFileSync('ip', ['-n', lab.host, 'link', 'add', 'sb0', 'type', 'bridge']);
     // The session's name cache still holds the old index; the retry in a fresh session finds the new one.
-    await ip.batch([['link', 'set', 'sv0', 'master', 'sb0', 'up'], ['addr', 'add', '10.61.0.1/24', 'dev', 'sb0']]);
+    await ip.batch([
+      ['link', 'set', 'sv0', 'master', 'sb0', 'up'],
+      ['addr', 'add', '10.61.0.1/24', 'dev', 'sb0'],
+    ]);
     expect(links().find((l) => l.ifname === 'sv0')?.master).toBe('sb0');
     expect(execFileSync('ip', ['-n', lab.host, '-o', 'addr', 'show', 'dev', 'sb0'], { encoding: 'utf8' })).toContain('10.61.0.1/24');
   });
 
-  it('a genuine error is reported with ip\'s message after the retry', async () => {
+  it("a genuine error is reported with ip's message after the retry", async () => {
     await expect(ip.run(['link', 'add', 'sb0', 'type', 'bridge'])).rejects.toThrow(/File exists/);
   });
 
@@ -59,7 +70,13 @@ describeKernel('changes through a long-lived ip -batch behave like one-shot ip',
     execFileSync('ip', ['-n', lab.host, 'addr', 'add', 'fd62::1/64', 'dev', 'sb1', 'nodad']);
     execFileSync('ip', ['-n', lab.host, 'link', 'set', 'sb1', 'up']);
     expect((await ip.links()).find((l) => l.ifname === 'sb1')?.linkinfo?.info_kind).toBe('bridge');
-    expect((await ip.addresses()).find((a) => a.ifname === 'sb1')?.addr_info.filter((a) => a.scope !== 'link').map((a) => a.local).sort()).toEqual(['10.62.0.1', 'fd62::1']);
+    expect(
+      (await ip.addresses())
+        .find((a) => a.ifname === 'sb1')
+        ?.addr_info.filter((a) => a.scope !== 'link')
+        .map((a) => a.local)
+        .sort(),
+    ).toEqual(['10.62.0.1', 'fd62::1']);
     expect((await ip.routes(4)).find((r) => r.dst === '10.62.0.0/24')?.dev).toBe('sb1');
     expect((await ip.routes(6)).find((r) => r.dst === 'fd62::/64')?.dev).toBe('sb1');
     execFileSync('ip', ['-n', lab.host, 'link', 'del', 'sb1']);
@@ -82,7 +99,7 @@ describeKernel('changes through a long-lived ip -batch behave like one-shot ip',
     }
   });
 
-  it('namespaces created through the current namespace\'s session are visible to everybody', async () => {
+  it("namespaces created through the current namespace's session are visible to everybody", async () => {
     const name = lab.name('sess');
     await nsIp.run(['netns', 'add', name]);
     try {

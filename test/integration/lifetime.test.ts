@@ -38,7 +38,11 @@ describeKernel('no process outlives its owner', () => {
     await host.createNetwork({ name: 'n', subnet: '10.88.0.0/24' });
     await host.connect('n', lab.name('c'));
     // Enough ports that a rebuild is past the session's size and goes to a spare nft -f FIFO.
-    await host.publish('n', lab.name('c'), Array.from({ length: 80 }, (_, i) => `${20000 + i}:80`));
+    await host.publish(
+      'n',
+      lab.name('c'),
+      Array.from({ length: 80 }, (_, i) => `${20000 + i}:80`),
+    );
     await host.firewall.remove();
     await host.close();
   });
@@ -50,15 +54,22 @@ describeKernel('no process outlives its owner', () => {
   });
 
   it('kill -9 of watch leaves no child behind (monitors, sessions, the spare nft)', async () => {
-    const watch = spawn(process.execPath, [CLI, '--netns', lab.host, '--state-dir', lab.stateDir, '--json', 'watch'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const watch = spawn(process.execPath, [CLI, '--netns', lab.host, '--state-dir', lab.stateDir, '--json', 'watch'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     const lines = createInterface({ input: watch.stdout });
-    const applied = new Promise<void>((resolve) => lines.on('line', (l) => (JSON.parse(l) as { type: string }).type === 'applied' && resolve()));
+    const applied = new Promise<void>((resolve) =>
+      lines.on('line', (l) => (JSON.parse(l) as { type: string }).type === 'applied' && resolve()),
+    );
     try {
       await applied; // the table was rebuilt: through the spare path, which starts the next spare
       const children = await eventually(() => {
         const pids = childrenOf(watch.pid ?? -1);
         const commands = pids.map(commandOf);
-        expect(commands.some((c) => / -j -f .*\.fifo/.test(c)), commands.join('\n')).toBe(true); // the spare
+        expect(
+          commands.some((c) => / -j -f .*\.fifo/.test(c)),
+          commands.join('\n'),
+        ).toBe(true); // the spare
         expect(commands.some((c) => c.includes('monitor'))).toBe(true);
         return pids;
       });

@@ -58,7 +58,11 @@ describeKernel('every JSON shape nftbridge emits is accepted by the real nft', (
     const s = seedState();
     await nft.deleteTable();
     // Someone creates our table with a set of another type under one of our names.
-    await defaultRunner.run('nft', ['add table inet nftbridge; add set inet nftbridge bridges { type ipv4_addr; }'].flatMap((x) => x.split(' ')), { netns: Lab.path(lab.host) });
+    await defaultRunner.run(
+      'nft',
+      ['add table inet nftbridge; add set inet nftbridge bridges { type ipv4_addr; }'].flatMap((x) => x.split(' ')),
+      { netns: Lab.path(lab.host) },
+    );
     await fw.rebuild(s);
     expect((await observeDrift(ctx(), s)).filter((d) => d.kind === 'set' || d.kind === 'chain' || d.kind === 'table')).toEqual([]);
     expect(renderRuleset(s).nftables.length).toBeGreaterThan(10);
@@ -67,7 +71,9 @@ describeKernel('every JSON shape nftbridge emits is accepted by the real nft', (
   it('through a long-lived nft session: errors are NftErrors, and the session goes on working', async () => {
     const session = new NftClient(defaultRunner, 'inet', 'nftbridge', Lab.path(lab.host), true);
     try {
-      const bad = { nftables: [{ add: { rule: { family: 'inet' as const, table: 'nftbridge', chain: 'nope', expr: [{ accept: null }] } } }] };
+      const bad = {
+        nftables: [{ add: { rule: { family: 'inet' as const, table: 'nftbridge', chain: 'nope', expr: [{ accept: null }] } } }],
+      };
       const err = await session.apply(bad).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(NftError);
       expect((err as NftError).nftMessage).toMatch(/No such file or directory|does not exist/);

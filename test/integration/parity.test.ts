@@ -35,7 +35,17 @@ describeKernel('Docker parity, with real traffic', () => {
     await host.createNetwork({ name: 'B', subnet: '172.30.2.0/24', mtu: 1400 });
     await host.createNetwork({ name: 'I', subnet: '172.30.3.0/24', internal: true });
     await host.createNetwork({ name: 'N', subnet: '172.30.4.0/24', icc: false });
-    for (const [net, role] of [['A', 'a1'], ['A', 'a2'], ['A', 'a3'], ['B', 'b1'], ['B', 'a3'], ['I', 'i1'], ['I', 'i2'], ['N', 'n1'], ['N', 'n2']] as const)
+    for (const [net, role] of [
+      ['A', 'a1'],
+      ['A', 'a2'],
+      ['A', 'a3'],
+      ['B', 'b1'],
+      ['B', 'a3'],
+      ['I', 'i1'],
+      ['I', 'i2'],
+      ['N', 'n1'],
+      ['N', 'n2'],
+    ] as const)
       await host.connect(net, lab.name(role), role === 'b1' ? { mac: '02:42:ac:1e:02:99' } : {});
     for (const role of ['a1', 'a2', 'a3', 'b1', 'i1', 'i2', 'n1', 'n2']) servers.push(await serve(ns(role), 'tcp', 80, role));
     servers.push(await serve(hostNs(), 'tcp', 7777, 'host'));
@@ -110,7 +120,9 @@ describeKernel('Docker parity, with real traffic', () => {
       await ok(outside(), UPLINK.host, 9002, 'a1-7002');
     });
     it('ranges are one interval element in the address map, not a rule per port', () => {
-      const table = execFileSync('nsenter', [`--net=${hostNs()}`, 'nft', 'list', 'map', 'inet', 'nftbridge', 'pub4_range_addr'], { encoding: 'utf8' });
+      const table = execFileSync('nsenter', [`--net=${hostNs()}`, 'nft', 'list', 'map', 'inet', 'nftbridge', 'pub4_range_addr'], {
+        encoding: 'utf8',
+      });
       expect(table).toContain('0.0.0.0/0 . tcp . 9000-9002 : 172.30.1.2');
     });
     it('a port bound to one host address is refused on another', async () => {
@@ -166,7 +178,9 @@ describeKernel('Docker parity, with real traffic', () => {
       expect(a1).toContain('fd00:30:1::2/64');
       expect(a1).not.toContain('tentative');
       expect(execFileSync('ip', ['-n', lab.name('a1'), '-6', 'route'], { encoding: 'utf8' })).toContain('default via fd00:30:1::1');
-      expect(execFileSync('nsenter', [`--net=${hostNs()}`, 'cat', '/proc/sys/net/ipv6/conf/nb-A/accept_ra'], { encoding: 'utf8' }).trim()).toBe('0');
+      expect(
+        execFileSync('nsenter', [`--net=${hostNs()}`, 'cat', '/proc/sys/net/ipv6/conf/nb-A/accept_ra'], { encoding: 'utf8' }).trim(),
+      ).toBe('0');
     });
     it('IPv6 egress is masqueraded', async () => {
       const r = await ok(ns('a1'), UPLINK.outside6, 80, 'outside');

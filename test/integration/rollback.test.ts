@@ -54,7 +54,9 @@ describeKernel('a failed or cancelled operation rolls back what it did', () => {
   it('createNetwork with a bridge name already taken by a foreign interface leaves that interface alone', async () => {
     execFileSync('ip', ['-n', lab.host, 'link', 'add', 'taken0', 'type', 'bridge']);
     const before = snapshot(lab.host);
-    await expect(host.createNetwork({ name: 'm', subnet: '10.78.0.0/24', bridge: 'taken0' })).rejects.toThrow(/bridge: an interface named taken0 already exists/);
+    await expect(host.createNetwork({ name: 'm', subnet: '10.78.0.0/24', bridge: 'taken0' })).rejects.toThrow(
+      /bridge: an interface named taken0 already exists/,
+    );
     expect(JSON.stringify(snapshot(lab.host), null, 1)).toEqual(JSON.stringify(before, null, 1));
     expect((await host.state()).networks.map((n) => n.name)).toEqual(['n']);
   });
@@ -64,7 +66,9 @@ describeKernel('a failed or cancelled operation rolls back what it did', () => {
     await host.connect('n', c);
     execFileSync('nsenter', [`--net=${Lab.path(lab.host)}`, 'nft', 'delete', 'table', 'inet', 'nftbridge']);
     await host.publish('n', c, ['8088:80']);
-    const table = execFileSync('nsenter', [`--net=${Lab.path(lab.host)}`, 'nft', 'list', 'map', 'inet', 'nftbridge', 'pub4_any_addr'], { encoding: 'utf8' });
+    const table = execFileSync('nsenter', [`--net=${Lab.path(lab.host)}`, 'nft', 'list', 'map', 'inet', 'nftbridge', 'pub4_any_addr'], {
+      encoding: 'utf8',
+    });
     expect(table).toContain('tcp . 8088 : 10.77.0.');
     expect((await host.status()).drift).toEqual([]);
     await host.disconnect('n', c);

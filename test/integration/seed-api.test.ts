@@ -4,7 +4,7 @@ import { Host, renderRuleset } from '../../src/index.js';
 import { Lab, UPLINK } from '../../src/lab/lab.js';
 import { send, serve, type Server } from '../../src/lab/traffic.js';
 import { describeKernel } from '../helpers/kernel.js';
-import { nftTable, nftTableData, snapshot, type Snapshot } from '../helpers/snapshot.js';
+import { nftTableData, snapshot, type Snapshot } from '../helpers/snapshot.js';
 
 const payload = () => randomBytes(12).toString('hex');
 
@@ -28,7 +28,12 @@ describeKernel('the seed through the API, with real traffic', () => {
     expect(e1.addresses).toEqual(['172.18.0.2']);
     expect(e2.addresses).toEqual(['172.18.0.3']);
     await host.publish('seed', ns1, ['8080:80/tcp']);
-    for (const [ns, name] of [[ns1, 'ns1'], [ns2, 'ns2'], [lab.outside, 'outside']] as const) servers.push(await serve(Lab.path(ns), 'tcp', 80, name));
+    for (const [ns, name] of [
+      [ns1, 'ns1'],
+      [ns2, 'ns2'],
+      [lab.outside, 'outside'],
+    ] as const)
+      servers.push(await serve(Lab.path(ns), 'tcp', 80, name));
   });
 
   afterAll(async () => {

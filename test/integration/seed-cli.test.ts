@@ -5,7 +5,7 @@ import { Lab, UPLINK } from '../../src/lab/lab.js';
 import { send, serve, type Server } from '../../src/lab/traffic.js';
 import { cli, cliOk } from '../helpers/cli.js';
 import { describeKernel } from '../helpers/kernel.js';
-import { nftTable, nftTableData, snapshot, type Snapshot } from '../helpers/snapshot.js';
+import { nftTableData, snapshot, type Snapshot } from '../helpers/snapshot.js';
 
 const payload = () => randomBytes(12).toString('hex');
 
@@ -27,7 +27,12 @@ describeKernel('the seed through the CLI, with real traffic', () => {
     cliOk([...g, 'connect', 'seed', ns1, '--ip', '172.18.0.2', '--ifname', 'veth0']);
     cliOk([...g, 'connect', 'seed', ns2, '--ip', '172.18.0.3', '--ifname', 'veth2']);
     cliOk([...g, 'publish', 'seed', ns1, '80:80/tcp', '8443:443']);
-    for (const [ns, name, port] of [[ns1, 'ns1', 80], [ns1, 'ns1-443', 443], [ns2, 'ns2', 80], [lab.outside, 'outside', 80]] as const)
+    for (const [ns, name, port] of [
+      [ns1, 'ns1', 80],
+      [ns1, 'ns1-443', 443],
+      [ns2, 'ns2', 80],
+      [lab.outside, 'outside', 80],
+    ] as const)
       servers.push(await serve(Lab.path(ns), 'tcp', port, name));
   });
 
@@ -39,7 +44,10 @@ describeKernel('the seed through the CLI, with real traffic', () => {
 
   it('network ls and status --json describe what was made', () => {
     expect(cliOk([...g, 'network', 'ls'])).toMatch(/seed\s+br0\s+172\.18\.0\.0\/24\s+172\.18\.0\.1\s+2/);
-    const status = JSON.parse(cliOk([...g, '--json', 'status'])) as { state: { endpoints: { ifname: string }[]; ports: unknown[] }; drift: unknown[] };
+    const status = JSON.parse(cliOk([...g, '--json', 'status'])) as {
+      state: { endpoints: { ifname: string }[]; ports: unknown[] };
+      drift: unknown[];
+    };
     expect(status.state.endpoints.map((e) => e.ifname).sort()).toEqual(['veth0', 'veth2']);
     expect(status.state.ports).toHaveLength(2);
     expect(status.drift).toEqual([]);

@@ -77,7 +77,9 @@ describeKernel('nftbridge acts only on what it made', () => {
       chmodSync(dir, 0o777);
       const r = cli(['--netns', lab.host, '--state-dir', dir, 'network', 'create', 'w', '--subnet', '10.98.0.0/24']);
       expect(r.status).toBe(1);
-      expect(r.stderr.trimEnd().split('\n')).toEqual([`nftbridge: state directory ${dir}: is writable by group or others (mode 777); chmod go-w it`]);
+      expect(r.stderr.trimEnd().split('\n')).toEqual([
+        `nftbridge: state directory ${dir}: is writable by group or others (mode 777); chmod go-w it`,
+      ]);
       expect(links(lab.host)).not.toContain('nb-w');
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -124,7 +126,11 @@ describeKernel('nftbridge acts only on what it made', () => {
       execFileSync('ip', ['netns', 'del', name]);
       execFileSync('ip', ['netns', 'add', name]); // same path, another namespace
       const drift = (await host.status()).drift;
-      expect(drift).toContainEqual({ kind: 'container', subject: path, reason: expect.stringMatching(/another namespace now/) as unknown as string });
+      expect(drift).toContainEqual({
+        kind: 'container',
+        subject: path,
+        reason: expect.stringMatching(/another namespace now/) as unknown as string,
+      });
       await host.apply();
       expect(links(name)).toEqual(['lo']); // apply did not build an endpoint in the impostor
       await host.disconnect('n', path);

@@ -12,7 +12,18 @@ describeKernel('documents too big for the nft session go to a spare nft started 
   let nft: NftClient;
   const state = dualStackState();
   // Some hundred ports: well past the session's 16 KB.
-  const big = { ...state, ports: [...state.ports, ...planPublish(state, 'a', 'c1', Array.from({ length: 300 }, (_, i) => `${20000 + i}:80`))] };
+  const big = {
+    ...state,
+    ports: [
+      ...state.ports,
+      ...planPublish(
+        state,
+        'a',
+        'c1',
+        Array.from({ length: 300 }, (_, i) => `${20000 + i}:80`),
+      ),
+    ],
+  };
 
   beforeAll(async () => {
     lab = await Lab.create();
@@ -29,15 +40,22 @@ describeKernel('documents too big for the nft session go to a spare nft started 
     for (let i = 0; i < 3; i++) {
       await nft.apply(doc);
       const listing = await nft.list();
-      const elems = listing?.nftables.flatMap((o) => ('map' in o && (o.map as { name?: string }).name === 'pub4_any_port' ? ((o.map as { elem?: unknown[] }).elem ?? []) : []));
+      const elems = listing?.nftables.flatMap((o) =>
+        'map' in o && (o.map as { name?: string }).name === 'pub4_any_port' ? ((o.map as { elem?: unknown[] }).elem ?? []) : [],
+      );
       // Every single port on every address: 8080 and the 300 above.
       expect(elems?.length).toBe(301);
     }
   });
 
-  it('reports nft\'s own message for a bad document, and the next one still applies', async () => {
+  it("reports nft's own message for a bad document, and the next one still applies", async () => {
     const doc = renderRuleset(big);
-    const bad = { nftables: [...doc.nftables, { add: { rule: { family: 'inet' as const, table: 'nftbridge', chain: 'nosuch', expr: [{ accept: null }] } } }] };
+    const bad = {
+      nftables: [
+        ...doc.nftables,
+        { add: { rule: { family: 'inet' as const, table: 'nftbridge', chain: 'nosuch', expr: [{ accept: null }] } } },
+      ],
+    };
     const err = await nft.apply(bad).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(NftError);
     expect((err as NftError).nftMessage).toMatch(/No such file or directory/);
@@ -64,7 +82,9 @@ describeKernel('documents too big for the nft session go to a spare nft started 
       await ghost.apply({ nftables: [{ add: { table: { family: 'inet', name: 'nftbridge' } } }] });
       await new Promise((r) => setTimeout(r, 200)); // a spare waits in the namespace
       execFileSync('ip', ['netns', 'del', name]);
-      await expect(ghost.apply({ nftables: [{ add: { table: { family: 'inet', name: 'nftbridge' } } }] })).rejects.toThrow(/namespace|No such file/);
+      await expect(ghost.apply({ nftables: [{ add: { table: { family: 'inet', name: 'nftbridge' } } }] })).rejects.toThrow(
+        /namespace|No such file/,
+      );
       await expect(ghost.apply(renderRuleset(big))).rejects.toThrow(/namespace|No such file/);
     } finally {
       await ghost.close();

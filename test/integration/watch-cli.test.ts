@@ -25,7 +25,14 @@ describeKernel('watch and topology events', () => {
 
   it('host.events$() is a typed stream any program can filter by kind', async () => {
     const host = await Host.open({ netns: lab.host, stateDir: lab.stateDir });
-    const links = firstValueFrom(host.events$().pipe(filter(isKind('link')), filter((e) => e.name === 'probe0'), take(2), toArray()));
+    const links = firstValueFrom(
+      host.events$().pipe(
+        filter(isKind('link')),
+        filter((e) => e.name === 'probe0'),
+        take(2),
+        toArray(),
+      ),
+    );
     await new Promise((r) => setTimeout(r, 300)); // let the monitor start
     execFileSync('ip', ['-n', lab.host, 'link', 'add', 'probe0', 'type', 'bridge']);
     execFileSync('ip', ['-n', lab.host, 'link', 'del', 'probe0']);
@@ -43,7 +50,9 @@ describeKernel('watch and topology events', () => {
     await eventually(() => expect(lines.some((l) => l.type === 'idle')).toBe(true));
     execFileSync('nsenter', [`--net=${Lab.path(lab.host)}`, 'nft', 'delete', 'table', 'inet', 'nftbridge']);
     await eventually(() => expect(lines.some((l) => l.type === 'applied')).toBe(true));
-    expect(lines.find((l) => l.type === 'drift')).toMatchObject({ drift: [{ kind: 'table', subject: 'nftbridge', reason: 'table is missing' }] });
+    expect(lines.find((l) => l.type === 'drift')).toMatchObject({
+      drift: [{ kind: 'table', subject: 'nftbridge', reason: 'table is missing' }],
+    });
     expect(lines.some((l) => l.type === 'ruleset')).toBe(true);
     expect(lines.every((l) => typeof l.type === 'string')).toBe(true);
     const kids = childrenOf(child.pid ?? -1);

@@ -11,8 +11,13 @@ async function run(argv: string[]) {
 
 describe('CLI argument parsing', () => {
   it('takes options anywhere, with = or a separate value, and repeats', () => {
-    const a = parseArgs(['--netns', 'h', 'network', 'create', 'n', '--subnet=10.0.0.0/24', '--subnet', 'fd00::/64', '--json'], { subnet: { value: true, repeat: true } });
-    expect(a).toEqual({ positionals: ['network', 'create', 'n'], options: { netns: 'h', subnet: ['10.0.0.0/24', 'fd00::/64'], json: true } });
+    const a = parseArgs(['--netns', 'h', 'network', 'create', 'n', '--subnet=10.0.0.0/24', '--subnet', 'fd00::/64', '--json'], {
+      subnet: { value: true, repeat: true },
+    });
+    expect(a).toEqual({
+      positionals: ['network', 'create', 'n'],
+      options: { netns: 'h', subnet: ['10.0.0.0/24', 'fd00::/64'], json: true },
+    });
   });
   it('names the option that is wrong', () => {
     expect(() => parseArgs(['--bogus'], {})).toThrow('--bogus: unknown option');

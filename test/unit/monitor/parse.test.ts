@@ -4,8 +4,12 @@ import { parseMonitorLine } from '../../../src/monitor/ip-monitor-parse.js';
 import { parseNftMonitorLine } from '../../../src/monitor/nft-monitor-parse.js';
 
 // Captured on this kernel: bridge and veth created, addresses and routes added, then all deleted.
-const ipLines = readFileSync(new URL('../../fixtures/ip-monitor.txt', import.meta.url), 'utf8').split('\n').filter(Boolean);
-const nftLines = readFileSync(new URL('../../fixtures/nft-monitor.jsonl', import.meta.url), 'utf8').split('\n').filter(Boolean);
+const ipLines = readFileSync(new URL('../../fixtures/ip-monitor.txt', import.meta.url), 'utf8')
+  .split('\n')
+  .filter(Boolean);
+const nftLines = readFileSync(new URL('../../fixtures/nft-monitor.jsonl', import.meta.url), 'utf8')
+  .split('\n')
+  .filter(Boolean);
 
 describe('ip -o -d monitor label parser (real output)', () => {
   const events = ipLines.map(parseMonitorLine);
@@ -15,7 +19,15 @@ describe('ip -o -d monitor label parser (real output)', () => {
   });
 
   it('reads links with kind, master, state and flags, and their deletion', () => {
-    expect(events[0]).toEqual({ type: 'link', action: 'upserted', index: 2, name: 'br0', kind: 'bridge', state: 'DOWN', flags: ['BROADCAST', 'MULTICAST'] });
+    expect(events[0]).toEqual({
+      type: 'link',
+      action: 'upserted',
+      index: 2,
+      name: 'br0',
+      kind: 'bridge',
+      state: 'DOWN',
+      flags: ['BROADCAST', 'MULTICAST'],
+    });
     const enslaved = events.find((e) => e?.type === 'link' && e.name === 'v1' && e.master === 'br0');
     expect(enslaved).toMatchObject({ index: 3, kind: 'veth', master: 'br0' });
     const deleted = events.filter((e) => e?.type === 'link' && e.action === 'deleted').map((e) => e?.type === 'link' && e.name);
@@ -26,13 +38,37 @@ describe('ip -o -d monitor label parser (real output)', () => {
   it('reads addresses of both families, added and deleted', () => {
     const addrs = events.filter((e) => e?.type === 'address');
     expect(addrs[0]).toEqual({ type: 'address', action: 'added', index: 2, ifname: 'br0', family: 4, address: '10.1.0.1', prefixlen: 24 });
-    expect(addrs).toContainEqual({ type: 'address', action: 'added', index: 2, ifname: 'br0', family: 6, address: 'fd00::1', prefixlen: 64 });
-    expect(addrs).toContainEqual({ type: 'address', action: 'deleted', index: 2, ifname: 'br0', family: 4, address: '10.1.0.1', prefixlen: 24 });
+    expect(addrs).toContainEqual({
+      type: 'address',
+      action: 'added',
+      index: 2,
+      ifname: 'br0',
+      family: 6,
+      address: 'fd00::1',
+      prefixlen: 64,
+    });
+    expect(addrs).toContainEqual({
+      type: 'address',
+      action: 'deleted',
+      index: 2,
+      ifname: 'br0',
+      family: 4,
+      address: '10.1.0.1',
+      prefixlen: 24,
+    });
   });
 
   it('reads routes with type, destination, device, gateway and table', () => {
     const routes = events.filter((e) => e?.type === 'route');
-    expect(routes).toContainEqual({ type: 'route', action: 'added', routeType: 'unicast', dst: 'default', dev: 'br0', gateway: '10.1.0.6', table: 'main' });
+    expect(routes).toContainEqual({
+      type: 'route',
+      action: 'added',
+      routeType: 'unicast',
+      dst: 'default',
+      dev: 'br0',
+      gateway: '10.1.0.6',
+      table: 'main',
+    });
     expect(routes).toContainEqual({ type: 'route', action: 'deleted', routeType: 'local', dst: '10.1.0.1', dev: 'br0', table: 'local' });
   });
 
@@ -54,7 +90,15 @@ describe('nft -j monitor parser (real output)', () => {
 
   it('drops other tables and families, and flags unparseable lines about the table', () => {
     expect(parseNftMonitorLine('{"add": {"table": {"family": "ip", "name": "nftbridge"}}}', 'inet', 'nftbridge')).toBeUndefined();
-    expect(parseNftMonitorLine('{"add": {"rule": {"family": "inet", "table": "filter", "chain": "x"}}}', 'inet', 'nftbridge')).toBeUndefined();
-    expect(parseNftMonitorLine('{"add": {"element": {"family": "inet", "table": "nftbridge", "name": "pub4_port", "elem": [???', 'inet', 'nftbridge')).toEqual({ type: 'ruleset', action: 'unknown', object: 'unknown' });
+    expect(
+      parseNftMonitorLine('{"add": {"rule": {"family": "inet", "table": "filter", "chain": "x"}}}', 'inet', 'nftbridge'),
+    ).toBeUndefined();
+    expect(
+      parseNftMonitorLine(
+        '{"add": {"element": {"family": "inet", "table": "nftbridge", "name": "pub4_port", "elem": [???',
+        'inet',
+        'nftbridge',
+      ),
+    ).toEqual({ type: 'ruleset', action: 'unknown', object: 'unknown' });
   });
 });

@@ -28,7 +28,11 @@ describe('libnftables JSON schemas', () => {
 
   it('reject malformed documents before they reach nft', () => {
     expect(() => serialize({ nftables: [{ add: { table: { family: 'inet6' as 'inet', name: 'x' } } }] })).toThrow(SchemaError);
-    expect(documentSchema.safeParse({ nftables: [{ add: { rule: { family: 'inet', table: 't', chain: 'c', expr: [{ match: { op: '=~', left: 1, right: 2 } }] } } }] }).success).toBe(true); // unknown statement shapes are opaque
+    expect(
+      documentSchema.safeParse({
+        nftables: [{ add: { rule: { family: 'inet', table: 't', chain: 'c', expr: [{ match: { op: '=~', left: 1, right: 2 } }] } } }],
+      }).success,
+    ).toBe(true); // unknown statement shapes are opaque
     expect(documentSchema.safeParse({ nftables: [{ replace: {} }] }).success).toBe(false);
     const element = (elem: unknown[]) => ({ nftables: [{ add: { element: { family: 'inet', table: 't', name: 'm', elem } } }] });
     expect(documentSchema.safeParse(element([[{ concat: ['tcp', 80] }, '10.0.0.2']])).success).toBe(true);

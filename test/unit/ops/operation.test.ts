@@ -27,7 +27,11 @@ describe('observable operations', () => {
   it('roll back the steps already done, in reverse, when a step fails', async () => {
     const { log, step } = recorder();
     let released = false;
-    const op = operation('op', async () => ({ steps: [step('a'), step('b'), step('c', true), step('d')], result: () => 0, release: async () => void (released = true) }));
+    const op = operation('op', async () => ({
+      steps: [step('a'), step('b'), step('c', true), step('d')],
+      result: () => 0,
+      release: async () => void (released = true),
+    }));
     await expect(lastValueFrom(op)).rejects.toThrow('c failed');
     expect(log).toEqual(['do a', 'do b', 'undo b', 'undo a']);
     expect(released).toBe(true);
@@ -37,7 +41,11 @@ describe('observable operations', () => {
     const { log, step } = recorder();
     let released!: () => void;
     const done = new Promise<void>((r) => (released = r));
-    const op = operation('op', async () => ({ steps: [step('a'), step('b', false, 30), step('c')], result: () => 0, release: async () => released() }));
+    const op = operation('op', async () => ({
+      steps: [step('a'), step('b', false, 30), step('c')],
+      result: () => 0,
+      release: async () => released(),
+    }));
     const sub = op.subscribe((ev) => {
       if (ev.type === 'step' && ev.step === 'a') setTimeout(() => sub.unsubscribe(), 5);
     });
@@ -47,7 +55,13 @@ describe('observable operations', () => {
 
   it('do nothing when planning (validation) throws', async () => {
     const { log } = recorder();
-    await expect(lastValueFrom(operation('op', async () => { throw new Error('bad input'); }))).rejects.toThrow('bad input');
+    await expect(
+      lastValueFrom(
+        operation('op', async () => {
+          throw new Error('bad input');
+        }),
+      ),
+    ).rejects.toThrow('bad input');
     expect(log).toEqual([]);
   });
 });

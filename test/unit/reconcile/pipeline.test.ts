@@ -1,7 +1,7 @@
-import { Observable, take, throwError } from 'rxjs';
+import { type Observable, take, throwError } from 'rxjs';
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, coalesce, convergeLoop, resilient, resync, type Trigger } from '../../../src/reconcile/pipeline.js';
+import { backoffDelay, coalesce, convergeLoop, resilient, resync, type Trigger, oneRunTrailing } from '../../../src/reconcile/pipeline.js';
 import { Hooks } from '../../../src/hooks/hooks.js';
 
 const scheduler = () => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
@@ -29,13 +29,22 @@ describe('controller pipeline (marbles)', () => {
       const runs = [cold('-a#'), cold('#'), cold('#'), cold('-b#'), cold('-c---')];
       let i = 0;
       const errors: [number, number][] = [];
-      const out = resilient('mon', () => runs[i++] ?? cold('-'), { backoff: { baseMs: 2, maxMs: 10 }, scheduler: ts, onError: (_e, attempt, ms) => errors.push([attempt, ms]) });
+      const out = resilient('mon', () => runs[i++] ?? cold('-'), {
+        backoff: { baseMs: 2, maxMs: 10 },
+        scheduler: ts,
+        onError: (_e, attempt, ms) => errors.push([attempt, ms]),
+      });
       const R: Trigger = { source: 'restart', detail: 'mon' };
       // a at 1, error at 2; +2 -> restart at 4 (error); +4 -> restart at 8 (error); +8 -> restart at 16, b at 17,
       // error at 18 after a success: backoff starts over, +2 -> restart at 20, c at 21.
       expectObservable(out, '^ 30ms !').toBe('-a--R---R-------Rb--Rc', { a: 'a', b: 'b', c: 'c', R });
       ts.flush();
-      expect(errors).toEqual([[1, 2], [2, 4], [3, 8], [1, 2]]);
+      expect(errors).toEqual([
+        [1, 2],
+        [2, 4],
+        [3, 8],
+        [1, 2],
+      ]);
     });
   });
 
@@ -43,7 +52,11 @@ describe('controller pipeline (marbles)', () => {
     const ts = scheduler();
     ts.run(({ cold, expectObservable }) => {
       let i = 0;
-      const out = resilient('w', () => (i++ === 0 ? cold('-a|') : cold('-b')), { backoff: { baseMs: 1, maxMs: 1 }, scheduler: ts, onError: () => undefined });
+      const out = resilient('w', () => (i++ === 0 ? cold('-a|') : cold('-b')), {
+        backoff: { baseMs: 1, maxMs: 1 },
+        scheduler: ts,
+        onError: () => undefined,
+      });
       expectObservable(out, '^ 10ms !').toBe('-a-Rb', { a: 'a', b: 'b', R: { source: 'restart', detail: 'w' } });
     });
   });
@@ -51,7 +64,12 @@ describe('controller pipeline (marbles)', () => {
   it('starts with one convergence, runs one per coalesced batch, and survives a failing one', () => {
     const ts = scheduler();
     ts.run(({ hot, cold, expectObservable }) => {
-      const triggers = hot<Trigger>('----ab-----c-------d', { a: { source: 'x' }, b: { source: 'bad' }, c: { source: 'y' }, d: { source: 'z' } });
+      const triggers = hot<Trigger>('----ab-----c-------d', {
+        a: { source: 'x' },
+        b: { source: 'bad' },
+        c: { source: 'y' },
+        d: { source: 'z' },
+      });
       const errors: unknown[] = [];
       const converge = (batch: Trigger[]): Observable<string> => {
         const names = batch.map((t) => t.source).join('+');
@@ -97,5 +115,18 @@ describe('hooks', () => {
     hooks.on('idle', () => void second++);
     expect(() => hooks.emit('idle', { reasons: [], drift: [] })).not.toThrow();
     expect(second).toBe(1);
+  });
+});
+
+describe('one run at a time, with one trailing run', () => {
+  it('merges the batches that arrive during a run into one run after it', () => {
+    const ts = scheduler();
+    ts.run(({ hot, cold, expectObservable }) => {
+      // A run takes 5 frames. b and c arrive while a runs: one run of b+c follows it at once;
+      // d arrives during that one and runs after it.
+      const batches = hot<string[]>('a-b-c-d---------', { a: ['a'], b: ['b'], c: ['c'], d: ['d'] });
+      const out = batches.pipe(oneRunTrailing((batch) => cold('-----(r|)', { r: batch.join('+') })));
+      expectObservable(out).toBe('-----a----x----y', { a: 'a', x: 'b+c', y: 'd' });
+    });
   });
 });

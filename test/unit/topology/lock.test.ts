@@ -50,7 +50,10 @@ describe('state lock', () => {
   it('a holder killed with -9 frees it at once', async () => {
     // Another Node process holding the lock as nftbridge does.
     const script = `require('fs-ext').flockSync(require('fs').openSync(${JSON.stringify(file)}, 'a'), 'ex'); console.log('held'); setInterval(() => {}, 1000)`;
-    const holder = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'], cwd: new URL('../../..', import.meta.url).pathname });
+    const holder = spawn(process.execPath, ['-e', script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      cwd: new URL('../../..', import.meta.url).pathname,
+    });
     await new Promise((r) => holder.stdout.once('data', r));
     await expect(acquireLock(file, 100)).rejects.toThrow(/timed out/);
     holder.kill('SIGKILL');

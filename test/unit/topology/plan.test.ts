@@ -27,7 +27,13 @@ const fails = (fn: () => unknown, field: string, reason: RegExp, kind: typeof Va
 describe('planNetwork', () => {
   it('defaults the gateway to the first host and derives a bridge name', () => {
     const net = planNetwork(emptyState(), { name: 'web', subnet: '10.88.0.0/16' });
-    expect(net).toEqual({ name: 'web', bridge: 'nb-web', subnets: [{ cidr: '10.88.0.0/16', gateway: '10.88.0.1' }], internal: false, icc: true });
+    expect(net).toEqual({
+      name: 'web',
+      bridge: 'nb-web',
+      subnets: [{ cidr: '10.88.0.0/16', gateway: '10.88.0.1' }],
+      internal: false,
+      icc: true,
+    });
   });
   it('hashes names too long for an interface', () => {
     expect(defaultBridgeName('a-very-long-network-name')).toMatch(/^nb-[0-9a-f]{12}$/);
@@ -61,10 +67,20 @@ describe('planNetwork', () => {
   });
   it('rejects overlapping subnets, duplicate names and bridges', () => {
     const s = seeded();
-    fails(() => planNetwork(s, { name: 'other', subnet: '172.18.0.128/25' }), 'subnet', /overlaps 172.18.0.0\/24 of network "seed"/, ConflictError);
+    fails(
+      () => planNetwork(s, { name: 'other', subnet: '172.18.0.128/25' }),
+      'subnet',
+      /overlaps 172.18.0.0\/24 of network "seed"/,
+      ConflictError,
+    );
     fails(() => planNetwork(s, { name: 'other', subnet: '172.0.0.0/8' }), 'subnet', /overlaps/, ConflictError);
     fails(() => planNetwork(s, { name: 'seed', subnet: '10.0.0.0/24' }), 'name', /already exists/, ConflictError);
-    fails(() => planNetwork(s, { name: 'other', subnet: '10.0.0.0/24', bridge: 'br0' }), 'bridge', /used by another network/, ConflictError);
+    fails(
+      () => planNetwork(s, { name: 'other', subnet: '10.0.0.0/24', bridge: 'br0' }),
+      'bridge',
+      /used by another network/,
+      ConflictError,
+    );
     fails(() => planNetwork(s, { name: 'bad name', subnet: '10.0.0.0/24' }), 'name', /must start/);
   });
 });
@@ -73,11 +89,17 @@ describe('planEndpoint', () => {
   it('refuses the 1024th port of a bridge up front, saying which limit was hit', () => {
     const s = emptyState();
     s.networks.push(planNetwork(s, { name: 'big', subnet: '10.0.0.0/16' }));
-    for (let i = 0; i < 1023; i++) s.endpoints.push(planEndpoint(s, 'big', `c${i}`, { ip: `10.0.${(i + 2) >> 8}.${(i + 2) & 255}` }, `v${i}`));
-    fails(() => planEndpoint(s, 'big', 'one-more', {}, 'vx'), 'network', /1023 endpoints, the most one Linux bridge takes \(1023 ports\)/, ConflictError);
+    for (let i = 0; i < 1023; i++)
+      s.endpoints.push(planEndpoint(s, 'big', `c${i}`, { ip: `10.0.${(i + 2) >> 8}.${(i + 2) & 255}` }, `v${i}`));
+    fails(
+      () => planEndpoint(s, 'big', 'one-more', {}, 'vx'),
+      'network',
+      /1023 endpoints, the most one Linux bridge takes \(1023 ports\)/,
+      ConflictError,
+    );
   });
 
-  it('never hands out an address in use on the segment (the bridge\'s own, say)', () => {
+  it("never hands out an address in use on the segment (the bridge's own, say)", () => {
     const s = seeded();
     expect(planEndpoint(s, 'seed', 'ns2', {}, 'vethb', ['172.18.0.3', '172.18.0.4']).addresses).toEqual(['172.18.0.5']);
   });

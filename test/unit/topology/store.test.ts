@@ -93,7 +93,12 @@ describe('state store: torn writes and garbage', () => {
     const p2 = planPublish(s1, 'n', 'c', ['9090:90']);
     await b.changePorts({ ...s1, ports: [...p1, ...p2] }, { add: p2 });
     expect(portsOf(await new StateStore(dir, 'h').read())).toEqual(['8080/tcp', '9090/tcp']);
-    expect(readFileSync(a.journal, 'utf8').split('\n').filter(Boolean).every((l) => JSON.parse(l) !== undefined)).toBe(true);
+    expect(
+      readFileSync(a.journal, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .every((l) => JSON.parse(l) !== undefined),
+    ).toBe(true);
   });
 
   it('a garbage line is a one-line error naming file, line and the command that recovers', async () => {
@@ -105,7 +110,9 @@ describe('state store: torn writes and garbage', () => {
     appendFileSync(a.journal, 'garbage\n');
     const err = await new StateStore(dir, 'h').read().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StateFileError);
-    expect((err as Error).message).toBe(`${a.journal}:2: is not a journal entry (run "nftbridge recover" to keep what is readable, then "nftbridge apply")`);
+    expect((err as Error).message).toBe(
+      `${a.journal}:2: is not a journal entry (run "nftbridge recover" to keep what is readable, then "nftbridge apply")`,
+    );
     // recover keeps everything before the bad line.
     const r = await new StateStore(dir, 'h').recover();
     expect(r.dropped).toEqual([`${a.journal} from line 2 on`]);
@@ -126,7 +133,12 @@ describe('state store: torn writes and garbage', () => {
     await a.write(s);
     // Few lines, each large: the journal is folded into the snapshot before it passes 1 MiB.
     for (let i = 0; i < 12; i++) {
-      const p = planPublish(s, 'n', 'c', Array.from({ length: 400 }, (_, k) => `${1000 + i * 400 + k}:80`));
+      const p = planPublish(
+        s,
+        'n',
+        'c',
+        Array.from({ length: 400 }, (_, k) => `${1000 + i * 400 + k}:80`),
+      );
       s = { ...s, ports: [...s.ports, ...p] };
       await a.changePorts(s, { add: p });
     }
@@ -154,7 +166,12 @@ describe('state store: torn writes and garbage', () => {
     await new StateStore(dir, 'h').read();
     const publishMs = performance.now() - t0;
     const t1 = performance.now();
-    const removed = planUnpublish(s1, 'n', 'c', specs.map((x) => parseUnpublishSpec(x.split(':')[0] ?? '', 'spec')));
+    const removed = planUnpublish(
+      s1,
+      'n',
+      'c',
+      specs.map((x) => parseUnpublishSpec(x.split(':')[0] ?? '', 'spec')),
+    );
     const s2 = { ...s1, ports: withoutPorts(s1.ports, removed) };
     await a.changePorts(s2, { remove: removed });
     expect((await new StateStore(dir, 'h').read()).ports).toEqual([]);
@@ -175,9 +192,13 @@ describe('state store: any content gives a state or a one-line StateFileError', 
     const text = fc.oneof(
       fc.string(),
       fc.json(),
-      fc.constantFrom(valid()).chain((v) => fc.tuple(fc.nat(v.length), fc.nat(v.length)).map(([i, j]) => v.slice(0, Math.min(i, j)) + v.slice(Math.max(i, j)))),
+      fc
+        .constantFrom(valid())
+        .chain((v) => fc.tuple(fc.nat(v.length), fc.nat(v.length)).map(([i, j]) => v.slice(0, Math.min(i, j)) + v.slice(Math.max(i, j)))),
     );
-    const journal = fc.array(fc.oneof(fc.string(), fc.json(), fc.constant('{"gen":"g1","add":[],"remove":[]}')), { maxLength: 4 }).map((ls) => ls.join('\n'));
+    const journal = fc
+      .array(fc.oneof(fc.string(), fc.json(), fc.constant('{"gen":"g1","add":[],"remove":[]}')), { maxLength: 4 })
+      .map((ls) => ls.join('\n'));
     await fc.assert(
       fc.asyncProperty(text, journal, fc.boolean(), async (snapshot, lines, torn) => {
         const d = mkdtempSync(join(tmpdir(), 'nftbridge-prop-'));
