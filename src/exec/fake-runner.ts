@@ -8,7 +8,7 @@ import { FakeIp, FakeIpFailure } from '../ip/fake.js';
 import type { NamespaceProbe } from '../ip/netns.js';
 import { FakeNft, FakeNftFailure } from '../nft/fake.js';
 import { documentSchema } from '../nft/schema.js';
-import type { RunOptions, RunResult, Runner } from './runner.js';
+import type { Child, RunOptions, RunResult, Runner } from './runner.js';
 
 export interface Call {
   command: string;
@@ -36,6 +36,11 @@ export class FakeRunner implements Runner {
   /** The next `times` calls that `match` fail with `stderr`, as the real command would. */
   failWhen(match: (c: Call) => boolean, stderr: string, times = 1): void {
     this.failures.push({ match, stderr, times });
+  }
+
+  /** Long-lived children (sessions, monitors) are not modelled: Hosts on a fake runner use one-shot commands. */
+  spawn(command: string, argv: readonly string[]): Child {
+    throw new CommandError(command, argv, 127, 'long-lived processes are not modelled by the fake runner');
   }
 
   async run(command: string, argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {

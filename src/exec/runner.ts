@@ -1,4 +1,4 @@
-import { execa } from 'execa';
+import { execa, type ResultPromise } from 'execa';
 import { randomBytes } from 'node:crypto';
 import { open, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -22,9 +22,27 @@ export interface RunResult {
   stderr: string;
 }
 
+export interface SpawnOptions {
+  /** Path of a network namespace to run in; the current one when absent. */
+  netns?: string;
+  /** `pipe` for a session that takes requests on stdin; `ignore` for a monitor or a spare. */
+  stdin?: 'pipe' | 'ignore';
+  /** Collect stdout and stderr into the result (a spare nft's error message), instead of streaming them only. */
+  buffer?: boolean;
+}
+
+/** A long-lived child as execa gives it: its streams, kill(), and a promise of its end. */
+export type Child = ResultPromise;
+
 /** The one seam through which nftbridge starts processes; tests of pure logic can script it. */
 export interface Runner {
+  /** Runs a command to its end. */
   run(command: string, argv: readonly string[], options?: RunOptions): Promise<RunResult>;
+  /**
+   * Starts a long-lived child (a line session, a monitor, the spare nft, lab traffic) that dies
+   * with its parent; it never rejects (the child's end is read from the result).
+   */
+  spawn(command: string, argv: readonly string[], options?: SpawnOptions): Child;
 }
 
 // ip and nft live in /usr/sbin, which is not on every user's PATH.
@@ -55,6 +73,17 @@ export function dieWithParent([file, args]: [string, string[]]): [string, string
 
 /** Runs commands with execa: argument arrays only, never a shell string. */
 export class ExecaRunner implements Runner {
+  spawn(command: string, argv: readonly string[], options: SpawnOptions = {}): Child {
+    const [file, args] = dieWithParent(inNetns(command, argv, options.netns));
+    return execa(file, args, {
+      buffer: options.buffer ?? false,
+      reject: false,
+      env: CHILD_ENV,
+      cleanup: true,
+      stdin: options.stdin ?? 'ignore',
+    });
+  }
+
   async run(command: string, argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
     const [file, args] = inNetns(command, argv, options.netns);
     const fh = options.inputAsFile ? await stdinFile(options.input ?? '') : undefined;

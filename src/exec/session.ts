@@ -10,8 +10,7 @@
  */
 import { nsIdentity } from '../ip/netns.js';
 import { createInterface } from 'node:readline';
-import { execa, type ResultPromise } from 'execa';
-import { CHILD_ENV, dieWithParent, inNetns } from './runner.js';
+import { defaultRunner, type Child, type Runner } from './runner.js';
 
 export interface SessionProtocol {
   /** The line that marks the end of request `seq`. */
@@ -35,7 +34,7 @@ export function netnsIdentity(path: string | undefined): string | undefined {
 }
 
 export class LineSession {
-  private readonly child: ResultPromise;
+  private readonly child: Child;
   private stderr = '';
   private output: string[] = [];
   private seq = 0;
@@ -49,10 +48,10 @@ export class LineSession {
     argv: readonly string[],
     private readonly netns: string | undefined,
     private readonly protocol: SessionProtocol,
+    runner: Pick<Runner, 'spawn'> = defaultRunner,
   ) {
     this.identity = netnsIdentity(netns);
-    const [file, args] = dieWithParent(inNetns(command, argv, netns));
-    this.child = execa(file, args, { buffer: false, reject: false, env: CHILD_ENV, cleanup: true, stdin: 'pipe' });
+    this.child = runner.spawn(command, argv, { ...(netns ? { netns } : {}), stdin: 'pipe' });
     this.child.stderr?.on('data', (d: Buffer) => {
       this.stderr += d.toString();
       this.check();

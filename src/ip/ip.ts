@@ -39,7 +39,7 @@ export class Ip {
   private live(flags: readonly string[] = []): IpSession {
     const key = flags.join(' ');
     let session = this.sessions.get(key);
-    if (!session?.alive) this.sessions.set(key, (session = new IpSession(this.netns, flags)));
+    if (!session?.alive) this.sessions.set(key, (session = new IpSession(this.netns, flags, this.runner)));
     return session;
   }
 

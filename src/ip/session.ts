@@ -5,6 +5,7 @@
  * `ip -batch` does: `-force` only keeps the session itself alive.
  */
 import { CommandError } from '../errors.js';
+import type { Runner } from '../exec/runner.js';
 import { LineSession, type SessionProtocol } from '../exec/session.js';
 
 const FAILED = /Command failed -:\d+\n/g;
@@ -27,8 +28,9 @@ export class IpSession {
   constructor(
     readonly netns?: string,
     options: readonly string[] = [],
+    runner?: Pick<Runner, 'spawn'>,
   ) {
-    this.session = new LineSession('ip', [...options, '-force', '-batch', '-'], netns, protocol);
+    this.session = new LineSession('ip', [...options, '-force', '-batch', '-'], netns, protocol, runner);
   }
 
   get alive(): boolean {

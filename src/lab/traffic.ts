@@ -2,9 +2,8 @@
  * Real traffic between namespaces for the demo and the tests: a small Node agent started inside a
  * namespace with nsenter, serving or sending one TCP or UDP message.
  */
-import { execa, type ResultPromise } from 'execa';
-import { NftbridgeError } from '../errors.js';
-import { inNetns } from '../exec/runner.js';
+import { defaultRunner, type Runner } from '../exec/runner.js';
+import { CommandError, NftbridgeError } from '../errors.js';
 
 export type Proto = 'tcp' | 'udp';
 
@@ -53,9 +52,14 @@ export interface Server {
 }
 
 /** Starts a server in `netns` answering "NAME PEER_ADDRESS PAYLOAD"; resolves once it listens. */
-export async function serve(netns: string | undefined, proto: Proto, port: number, name: string): Promise<Server> {
-  const [file, args] = inNetns(process.execPath, agentArgv(['serve', proto, String(port), name]), netns);
-  const child: ResultPromise = execa(file, args, { reject: false, stdin: 'ignore', buffer: false });
+export async function serve(
+  netns: string | undefined,
+  proto: Proto,
+  port: number,
+  name: string,
+  runner: Runner = defaultRunner,
+): Promise<Server> {
+  const child = runner.spawn(process.execPath, agentArgv(['serve', proto, String(port), name]), netns ? { netns } : {});
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new NftbridgeError(`server ${name} did not start`)), 10_000);
     child.stdout?.once('data', () => {
@@ -95,17 +99,13 @@ export async function send(
   payload: string,
   timeoutMs = 3000,
   localPort = 0,
+  runner: Runner = defaultRunner,
 ): Promise<Reply> {
-  const [file, args] = inNetns(
-    process.execPath,
-    agentArgv(['send', proto, host, String(port), payload, String(timeoutMs), String(localPort)]),
-    netns,
-  );
-  const r = await execa(file, args, { reject: false, stdin: 'ignore' });
-  if (r.exitCode !== 0)
-    throw new NftbridgeError(
-      `${proto} ${host}:${port} from ${netns ?? 'current namespace'}: ${String(r.stderr).trim() || `exit ${r.exitCode}`}`,
-    );
-  const [server = '', peer = '', ...rest] = String(r.stdout).trim().split(' ');
+  const argv = agentArgv(['send', proto, host, String(port), payload, String(timeoutMs), String(localPort)]);
+  const r = await runner.run(process.execPath, argv, netns ? { netns } : {}).catch((err: unknown) => {
+    const why = err instanceof CommandError ? err.stderr.trim() || `exit ${err.exitCode}` : String(err);
+    throw new NftbridgeError(`${proto} ${host}:${port} from ${netns ?? 'current namespace'}: ${why}`);
+  });
+  const [server = '', peer = '', ...rest] = r.stdout.trim().split(' ');
   return { server, peer, payload: rest.join(' ') };
 }

@@ -1,11 +1,10 @@
 /** A long-lived child process as an Observable of its stdout lines; unsubscribing kills it. */
 import { createInterface } from 'node:readline';
-import { execa } from 'execa';
 import { Observable } from 'rxjs';
 import { MonitorExitedError } from '../errors.js';
+import { defaultRunner, type Runner } from '../exec/runner.js';
 
 export { MonitorExitedError };
-import { CHILD_ENV, dieWithParent, inNetns } from '../exec/runner.js';
 
 export interface ChildInfo {
   pid: number;
@@ -19,10 +18,10 @@ export function processLines(
   argv: readonly string[],
   netns: string | undefined,
   onChild?: (c: ChildInfo) => void,
+  runner: Pick<Runner, 'spawn'> = defaultRunner,
 ): Observable<string> {
   return new Observable<string>((subscriber) => {
-    const [file, args] = dieWithParent(inNetns(command, argv, netns));
-    const child = execa(file, args, { buffer: false, reject: false, stdin: 'ignore', env: CHILD_ENV, cleanup: true });
+    const child = runner.spawn(command, argv, netns ? { netns } : {});
     let stopping = false;
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => void (stderr = (stderr + d.toString()).slice(-2000)));

@@ -15,7 +15,7 @@ export function ipMonitor(runner: Runner, netns: string | undefined, onChild?: (
   return defer(() => from(new Ip(runner, netns).links())).pipe(
     switchMap((links) => {
       const known = new Set(links.map((l) => l.index));
-      return processLines('ip', ['-o', '-d', 'monitor', 'label', 'link', 'address', 'route'], netns, onChild).pipe(
+      return processLines('ip', ['-o', '-d', 'monitor', 'label', 'link', 'address', 'route'], netns, onChild, runner).pipe(
         map(parseMonitorLine),
         filter((e) => e !== undefined),
         map((e): TopologyEvent => {
@@ -39,8 +39,9 @@ export function nftMonitor(
   family: string,
   table: string,
   onChild?: (c: ChildInfo) => void,
+  runner?: Pick<Runner, 'spawn'>,
 ): Observable<RulesetEvent> {
-  return processLines('nft', ['-j', 'monitor'], netns, onChild).pipe(
+  return processLines('nft', ['-j', 'monitor'], netns, onChild, runner).pipe(
     map((line) => parseNftMonitorLine(line, family, table)),
     filter((e) => e !== undefined),
   );

@@ -30,7 +30,7 @@ export class NftClient {
 
   private live(): NftSession | undefined {
     if (!this.useSession) return undefined;
-    if (!this.session?.alive) this.session = new NftSession(this.netns);
+    if (!this.session?.alive) this.session = new NftSession(this.netns, this.runner);
     return this.session;
   }
 
@@ -46,7 +46,7 @@ export class NftClient {
     this.lastValidated = { input, text };
     const session = text.length <= SESSION_MAX ? this.live() : undefined;
     if (session) await session.run(text);
-    else if (this.useSession) await (this.warm ??= new WarmNft(this.netns)).apply(text);
+    else if (this.useSession) await (this.warm ??= new WarmNft(this.netns, this.runner)).apply(text);
     else await this.runner.run('nft', ['-j', '-f', '-'], { input: text, inputAsFile: true, netns: this.netns });
   }
 

@@ -8,6 +8,7 @@
  * refetch every set element on the next change), and prints "Unknown family 'nftbridge-marker-N'".
  */
 import { NftError } from '../errors.js';
+import type { Runner } from '../exec/runner.js';
 import { LineSession, type SessionProtocol } from '../exec/session.js';
 
 const markerStart = (seq: number) => `internal:0:0-0: Error: Unknown family 'nftbridge-marker-${seq}'.`;
@@ -26,8 +27,8 @@ const protocol: SessionProtocol = {
 export class NftSession {
   private readonly session: LineSession;
 
-  constructor(netns?: string) {
-    this.session = new LineSession('nft', ['-j', '-i'], netns, protocol);
+  constructor(netns?: string, runner?: Pick<Runner, 'spawn'>) {
+    this.session = new LineSession('nft', ['-j', '-i'], netns, protocol, runner);
   }
 
   get alive(): boolean {

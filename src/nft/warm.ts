@@ -9,12 +9,12 @@ import { open, readdir, rm, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { execa, type Result, type ResultPromise } from 'execa';
+import type { Result } from 'execa';
 import { NftError } from '../errors.js';
-import { CHILD_ENV, dieWithParent, inNetns } from '../exec/runner.js';
+import { defaultRunner, type Child, type Runner } from '../exec/runner.js';
 import { netnsIdentity } from '../exec/session.js';
 
-function hold(child: ResultPromise, on: boolean): void {
+function hold(child: Child, on: boolean): void {
   const how = on ? 'ref' : 'unref';
   child[how]();
   for (const s of [child.stdout, child.stderr]) (s as unknown as Record<string, (() => void) | undefined> | null)?.[how]?.();
@@ -54,7 +54,7 @@ function alive(pid: number): boolean {
 export class WarmNft {
   private readonly fifo = join(tmpdir(), `nftbridge-${process.pid}-${randomBytes(6).toString('hex')}.fifo`);
   private made: Promise<void> | undefined;
-  private spare: ResultPromise | undefined;
+  private spare: Child | undefined;
   /** The namespace the spare entered; a spare in a namespace since deleted must not be used. */
   private spareIdentity: string | undefined;
   private queue: Promise<unknown> = Promise.resolve();
@@ -63,18 +63,20 @@ export class WarmNft {
   /** An exchange is in flight: no spare may start then, or two readers would share the FIFO. */
   private busy = false;
 
-  constructor(private readonly netns?: string) {}
+  constructor(
+    private readonly netns?: string,
+    private readonly runner: Runner = defaultRunner,
+  ) {}
 
   private async ensureFifo(): Promise<void> {
     this.made ??= removeOrphans()
-      .then(() => execa('mkfifo', ['-m', '600', this.fifo], { env: CHILD_ENV }))
+      .then(() => this.runner.run('mkfifo', ['-m', '600', this.fifo]))
       .then(() => void fifos.add(this.fifo));
     await this.made;
   }
 
-  private start(): ResultPromise {
-    const [file, args] = dieWithParent(inNetns('nft', ['-j', '-f', this.fifo], this.netns));
-    const child = execa(file, args, { reject: false, env: CHILD_ENV, stdin: 'ignore', cleanup: true });
+  private start(): Child {
+    const child = this.runner.spawn('nft', ['-j', '-f', this.fifo], { ...(this.netns ? { netns: this.netns } : {}), buffer: true });
     // A spare must not keep a program alive; one in use must.
     hold(child, false);
     return child;
@@ -151,7 +153,7 @@ export class WarmNft {
    * Opens the FIFO for writing once `child` has it open for reading. A non-blocking open fails
    * (ENXIO) until then; a blocking one would hang for good if the child died first.
    */
-  private async openWriter(child: ResultPromise): Promise<FileHandle> {
+  private async openWriter(child: Child): Promise<FileHandle> {
     let exited = false;
     void child.finally(() => (exited = true));
     const deadline = Date.now() + OPEN_TIMEOUT_MS;

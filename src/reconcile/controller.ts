@@ -86,7 +86,7 @@ export class Controller {
       ),
       events(
         'nft-monitor',
-        guard('nft-monitor', () => nftMonitor(this.host.netns, FAMILY, TABLE, track)),
+        guard('nft-monitor', () => nftMonitor(this.host.netns, FAMILY, TABLE, track, this.host.runner)),
       ),
       events(
         'netns',
@@ -124,7 +124,11 @@ export function topologyEvents(
   host: Pick<HostContext, 'runner' | 'netns'>,
   netnsDir = '/run/netns',
 ): Observable<TopologyEvent | RulesetEvent> {
-  return merge(ipMonitor(host.runner, host.netns), nftMonitor(host.netns, FAMILY, TABLE), netnsEvents(netnsDir)).pipe(share());
+  return merge(
+    ipMonitor(host.runner, host.netns),
+    nftMonitor(host.netns, FAMILY, TABLE, undefined, host.runner),
+    netnsEvents(netnsDir),
+  ).pipe(share());
 }
 
 /** A type guard for `filter`: `host.events$().pipe(filter(isKind('link')))`. */
