@@ -33,12 +33,24 @@ export function netnsIdentity(path: string | undefined): string | undefined {
   return path === undefined ? 'current' : nsIdentity(path);
 }
 
+/** How long a request's expected output may lag behind its marker before it ends without it. */
+const OUTPUT_GRACE_MS = 2000;
+
 export class LineSession {
   private readonly child: Child;
   private stderr = '';
   private output: string[] = [];
   private seq = 0;
-  private pending: { seq: number; resolve: (r: Exchange | undefined) => void } | undefined;
+  private pending:
+    | {
+        seq: number;
+        resolve: (r: Exchange | undefined) => void;
+        complete?: ((output: readonly string[], error: string) => boolean) | undefined;
+        /** The request's error, once its marker arrived; stdout may still be on its way. */
+        error?: string;
+        timer?: NodeJS.Timeout;
+      }
+    | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
   private readonly identity: string | undefined;
@@ -56,7 +68,11 @@ export class LineSession {
       this.stderr += d.toString();
       this.check();
     });
-    if (this.child.stdout) createInterface({ input: this.child.stdout }).on('line', (line) => this.output.push(line));
+    if (this.child.stdout)
+      createInterface({ input: this.child.stdout }).on('line', (line) => {
+        this.output.push(line);
+        this.settle();
+      });
     void this.child.finally(() => {
       this.closed = true;
       this.pending?.resolve(undefined);
@@ -86,32 +102,53 @@ export class LineSession {
   /** Has the marker of the request in flight arrived completely? */
   private check(): void {
     const p = this.pending;
-    if (!p) return;
+    if (!p || p.error !== undefined) return;
     const at = this.protocol.findMarker(this.stderr, p.seq);
     if (!at) return;
-    const error = this.stderr.slice(0, at.start);
+    p.error = this.stderr.slice(0, at.start);
     this.stderr = this.stderr.slice(at.end).replace(/^\n/, '');
-    this.pending = undefined;
-    // Output was written before the marker's error; let the event loop deliver the last of it.
-    setImmediate(() => {
-      const output = this.output;
-      this.output = [];
-      p.resolve({ error, output });
-    });
+    this.settle();
   }
 
-  /** Sends `text` (one or more lines) and waits for its marker; undefined when the child has ended. */
-  request(text: string): Promise<Exchange | undefined> {
-    const run = this.queue.then(() => this.exchange(text));
+  /**
+   * Ends the request once its marker arrived and its output is complete. stdout and stderr are
+   * two pipes: the marker's complaint can overtake the output written before it, so a request
+   * that expects output says when it has all of it (a read whose JSON arrived after the marker
+   * would otherwise come back empty, and the next request would get it). A request that expects
+   * none waits one turn of the event loop, then a last bound of OUTPUT_GRACE_MS covers the rest.
+   */
+  private settle(): void {
+    const p = this.pending;
+    if (!p || p.error === undefined) return;
+    if (!p.complete) setImmediate(() => this.finish(p));
+    else if (p.complete(this.output, p.error)) this.finish(p);
+    else p.timer ??= setTimeout(() => this.finish(p), OUTPUT_GRACE_MS);
+  }
+
+  private finish(p: NonNullable<LineSession['pending']>): void {
+    if (this.pending !== p) return;
+    this.pending = undefined;
+    clearTimeout(p.timer);
+    const output = this.output;
+    this.output = [];
+    p.resolve({ error: p.error ?? '', output });
+  }
+
+  /**
+   * Sends `text` (one or more lines) and waits for its marker; undefined when the child has ended.
+   * `complete` says when the output of a request that prints something has fully arrived.
+   */
+  request(text: string, complete?: (output: readonly string[], error: string) => boolean): Promise<Exchange | undefined> {
+    const run = this.queue.then(() => this.exchange(text, complete));
     this.queue = run.catch(() => undefined);
     return run;
   }
 
-  private async exchange(text: string): Promise<Exchange | undefined> {
+  private async exchange(text: string, complete?: (output: readonly string[], error: string) => boolean): Promise<Exchange | undefined> {
     if (this.closed) return undefined;
     const seq = ++this.seq;
     this.output = [];
-    const answered = new Promise<Exchange | undefined>((resolve) => (this.pending = { seq, resolve }));
+    const answered = new Promise<Exchange | undefined>((resolve) => (this.pending = { seq, resolve, complete }));
     this.hold(true);
     try {
       this.child.stdin?.write(`${text}\n${this.protocol.marker(seq)}\n`);

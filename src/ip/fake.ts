@@ -81,6 +81,7 @@ export class FakeIp {
     if (object === 'link' && verb === 'set') return this.set(ns, rest);
     if (object === 'addr' && verb === 'add') return this.addr(ns, rest);
     if (object === 'route') return ''; // routes beyond those of addresses are not modelled
+    if (object === 'neigh') return verb === 'show' ? '[]' : ''; // nobody else on the segment
     void json;
     return fail(`Object "${object}" is unknown, try "ip help".`);
   }

@@ -5,7 +5,7 @@ import { BatchError, CommandError, SchemaError } from '../errors.js';
 export { BatchError };
 import type { Runner } from '../exec/runner.js';
 import { IpSession } from './session.js';
-import { addrSchema, linkSchema, routeSchema, type Link, type LinkAddresses, type Route } from './schema.js';
+import { addrSchema, linkSchema, neighSchema, routeSchema, type Link, type LinkAddresses, type Route } from './schema.js';
 
 export type IpArgs = readonly string[];
 
@@ -101,7 +101,7 @@ export class Ip {
    */
   private async read(flags: readonly string[], args: IpArgs): Promise<string> {
     if (!this.persistent) return (await this.runner.run('ip', [...flags, ...args], { netns: this.netns })).stdout;
-    return (await this.live(flags).run(args)).join('\n');
+    return (await this.live(flags).run(args, true)).join('\n');
   }
 
   async links(): Promise<Link[]> {
@@ -114,5 +114,11 @@ export class Ip {
 
   async routes(family: 4 | 6 = 4): Promise<Route[]> {
     return parseJson('ip -j route show', z.array(routeSchema), await this.read(family === 4 ? READ : READ6, ['route', 'show']));
+  }
+
+  /** Addresses the host has seen answer on `dev` lately (neighbour entries that did not fail). */
+  async neighbours(dev: string): Promise<string[]> {
+    const all = parseJson('ip -j neigh show', z.array(neighSchema), await this.read(READ, ['neigh', 'show', 'dev', dev]));
+    return all.filter((n) => n.lladdr !== undefined && !n.state.some((s) => s === 'FAILED' || s === 'INCOMPLETE')).map((n) => n.dst);
   }
 }

@@ -44,3 +44,11 @@ export const routeSchema = z.looseObject({
   prefsrc: z.string().optional(),
 });
 export type Route = z.infer<typeof routeSchema>;
+
+/** `ip -j neigh show dev DEV`: who the host has seen on a link, and in which state. */
+export const neighSchema = z.looseObject({
+  dst: z.string(),
+  lladdr: z.string().optional(),
+  state: z.array(z.string()).default([]),
+});
+export type Neighbour = z.infer<typeof neighSchema>;

@@ -21,6 +21,9 @@ const protocol: SessionProtocol = {
   },
 };
 
+/** A `-j` show printed its whole array, or failed. */
+const jsonArrived = (output: readonly string[], error: string) => error.trim() !== '' || /\]\s*$/.test(output.at(-1) ?? '');
+
 export class IpSession {
   private readonly session: LineSession;
 
@@ -37,9 +40,12 @@ export class IpSession {
     return this.session.alive;
   }
 
-  /** Runs one command line; throws CommandError with ip's message, as a one-shot `ip` would. */
-  async run(args: readonly string[]): Promise<string[]> {
-    const result = await this.session.request(args.join(' '));
+  /**
+   * Runs one command line; throws CommandError with ip's message, as a one-shot `ip` would.
+   * `json`: the line prints one JSON array (a `-j` show), which the exchange waits for in full.
+   */
+  async run(args: readonly string[], json = false): Promise<string[]> {
+    const result = await this.session.request(args.join(' '), json ? jsonArrived : undefined);
     if (!result) throw new CommandError('ip', args, undefined, this.session.lastWords || 'ip session ended');
     // ip says "Command failed" after a line that failed; anything else on stderr is a warning,
     // which a one-shot ip would print with exit status 0.

@@ -66,7 +66,7 @@ export class NftClient {
     try {
       const session = this.live();
       const stdout = session
-        ? ((await session.run(JSON.stringify({ nftables: [{ list: { table: { family, name: table } } }] })))[0] ?? '')
+        ? ((await session.run(JSON.stringify({ nftables: [{ list: { table: { family, name: table } } }] }), true))[0] ?? '')
         : (await this.runner.run('nft', ['-j', 'list', 'table', family, table], { netns: this.netns })).stdout;
       const parsed = listingSchema.safeParse(JSON.parse(stdout));
       if (!parsed.success) throw new SchemaError('nft -j list table', parsed.error.issues);

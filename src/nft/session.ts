@@ -24,6 +24,9 @@ const protocol: SessionProtocol = {
   },
 };
 
+/** A listing printed its whole document, or failed. */
+const listingArrived = (output: readonly string[], error: string) => error.trim() !== '' || /\}\s*$/.test(output.at(-1) ?? '');
+
 export class NftSession {
   private readonly session: LineSession;
 
@@ -35,9 +38,12 @@ export class NftSession {
     return this.session.alive;
   }
 
-  /** Runs one JSON command line (a document, or a list command) and returns what it printed. */
-  async run(text: string): Promise<string[]> {
-    const result = await this.session.request(text);
+  /**
+   * Runs one JSON command line (a document, or a list command) and returns what it printed.
+   * `listing`: the line prints one JSON document, which the exchange waits for in full.
+   */
+  async run(text: string, listing = false): Promise<string[]> {
+    const result = await this.session.request(text, listing ? listingArrived : undefined);
     if (!result) throw new NftError('nft', ['-j', '-i'], undefined, this.session.lastWords || 'nft session ended');
     if (result.error.trim()) throw new NftError('nft', ['-j', '-i'], 1, result.error);
     return result.output;

@@ -39,9 +39,11 @@ export async function connectPlan(
       'container',
       `${path} is not the namespace "${container}" was connected with (it is gone or was replaced); disconnect it first`,
     );
-  // Addresses on the bridge itself are taken too (IPAM never hands out one in use on the segment).
-  const onBridge = (await ctx.ip.addresses()).filter((l) => l.ifname === net.bridge).flatMap((l) => l.addr_info.map((a) => a.local));
-  const ep = planEndpoint(state, network, container, input, newHostIfname(state), onBridge);
+  // IPAM never hands out an address in use on the segment: the bridge's own, and any the host has
+  // seen answer there (a machine nftbridge does not know, attached to the bridge by someone else).
+  const [links, seen] = await Promise.all([ctx.ip.addresses(), ctx.ip.neighbours(net.bridge).catch(() => [])]);
+  const onBridge = links.filter((l) => l.ifname === net.bridge).flatMap((l) => l.addr_info.map((a) => a.local));
+  const ep = planEndpoint(state, network, container, input, newHostIfname(state), [...onBridge, ...seen]);
   // A path is pinned to the namespace it names now; a name is the container's identity itself
   // (a namespace re-created under that name is the container coming back).
   const pinned = container.includes('/') && nsid ? { nsid } : {};
@@ -77,7 +79,25 @@ export function disconnectPlan(ctx: HostContext, state: State, network: string, 
   // The port goes before its sources: never a moment unchecked.
   steps.push(removeLinksStep(ctx.ip, [ep.hostIfname], 'veth', ctx.mark));
   steps.push(sourcesStep(ctx.firewall, 'remove', ep, state, next));
+  steps.push(forgetNeighboursStep(ctx, findNetwork(state, network).bridge, ep.addresses));
   if (!stillUsed && box?.created) steps.push(removeNetnsStep(ctx.nsIp, box));
   steps.push(saveStep(ctx.store, state, next));
   return { steps, result: () => ep };
+}
+
+/**
+ * The host's neighbour entries for a departed endpoint's addresses go with it: IPAM counts the
+ * addresses seen on the segment as taken, and these must be free again at once (as Docker reuses
+ * them). Best effort: an entry that is not there is fine.
+ */
+function forgetNeighboursStep(ctx: HostContext, bridge: string, addresses: readonly string[]): Step {
+  return {
+    name: 'neighbours',
+    detail: addresses.join(' '),
+    run: async () => {
+      // Only entries that exist: a failed line costs a fresh ip session.
+      const present = new Set(await ctx.ip.neighbours(bridge).catch(() => []));
+      for (const a of addresses) if (present.has(a)) await ctx.ip.run(['neigh', 'del', a, 'dev', bridge]).catch(() => undefined);
+    },
+  };
 }

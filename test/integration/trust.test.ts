@@ -49,6 +49,28 @@ describeKernel('nftbridge acts only on what it made', () => {
     await host.disconnect('n', c);
   });
 
+  it('IPAM never hands out an address seen on the segment, and a departed endpoint frees its own at once', async () => {
+    // Somebody else's machine on the bridge (its own port, address 10.81.0.2), known to the host.
+    const foreign = lab.name('fgn');
+    await lab.addNetns(foreign);
+    nsh(lab.host, 'link', 'add', 'fgn0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', Lab.path(foreign));
+    nsh(lab.host, 'link', 'set', 'fgn0', 'master', 'nb-n', 'up');
+    nsh(foreign, 'addr', 'add', '10.81.0.2/24', 'dev', 'eth0');
+    nsh(foreign, 'link', 'set', 'eth0', 'up');
+    nsh(lab.host, 'neigh', 'replace', '10.81.0.2', 'lladdr', nsh(foreign, '-j', 'link', 'show', 'eth0').match(/"address":"([^"]+)"/)?.[1] ?? '', 'dev', 'nb-n', 'nud', 'reachable');
+    try {
+      const a = await host.connect('n', lab.name('ipam1'));
+      expect(a.addresses).toEqual(['10.81.0.3']);
+      // The host talked to it: its entry is there; after disconnect the address is free again.
+      nsh(lab.host, 'neigh', 'replace', '10.81.0.3', 'lladdr', '02:00:00:00:00:03', 'dev', 'nb-n', 'nud', 'stale');
+      await host.disconnect('n', lab.name('ipam1'));
+      expect((await host.connect('n', lab.name('ipam2'))).addresses).toEqual(['10.81.0.3']);
+      await host.disconnect('n', lab.name('ipam2'));
+    } finally {
+      spawnSync('ip', ['netns', 'del', foreign]);
+    }
+  });
+
   it('links a state names but nftbridge did not make are never deleted (a planted state)', async () => {
     const planted = mkdtempSync(join(tmpdir(), 'nftbridge-planted-'));
     try {
