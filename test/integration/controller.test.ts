@@ -52,6 +52,20 @@ describeKernel('the controller repairs the host while it runs', () => {
     await lab?.destroy();
   });
 
+  it('keeps up with 450 flush and delete operations, ending converged with no error', { timeout: 120_000 }, async () => {
+    const { execa } = await import('execa');
+    const ops = [
+      ['flush', 'ruleset'],
+      ['delete', 'table', 'inet', 'nftbridge'],
+      ['delete', 'table', 'bridge', 'nftbridge'],
+    ];
+    const before = errors.length;
+    for (let i = 0; i < 450; i++) await execa('nsenter', [`--net=${Lab.path(lab.host)}`, 'nft', ...(ops[i % 3] ?? [])], { reject: false });
+    await eventually(async () => expect((await host.status()).drift).toEqual([]), 10_000);
+    await reach(8080, 'c1');
+    expect(errors.slice(before).filter((e) => e.source === 'converge')).toEqual([]);
+  });
+
   it('nft flush ruleset is repaired and the published port works again', async () => {
     await reach(8080, 'c1');
     nsh('nft', 'flush', 'ruleset');

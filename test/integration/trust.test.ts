@@ -57,7 +57,18 @@ describeKernel('nftbridge acts only on what it made', () => {
     nsh(lab.host, 'link', 'set', 'fgn0', 'master', 'nb-n', 'up');
     nsh(foreign, 'addr', 'add', '10.81.0.2/24', 'dev', 'eth0');
     nsh(foreign, 'link', 'set', 'eth0', 'up');
-    nsh(lab.host, 'neigh', 'replace', '10.81.0.2', 'lladdr', nsh(foreign, '-j', 'link', 'show', 'eth0').match(/"address":"([^"]+)"/)?.[1] ?? '', 'dev', 'nb-n', 'nud', 'reachable');
+    nsh(
+      lab.host,
+      'neigh',
+      'replace',
+      '10.81.0.2',
+      'lladdr',
+      nsh(foreign, '-j', 'link', 'show', 'eth0').match(/"address":"([^"]+)"/)?.[1] ?? '',
+      'dev',
+      'nb-n',
+      'nud',
+      'reachable',
+    );
     try {
       const a = await host.connect('n', lab.name('ipam1'));
       expect(a.addresses).toEqual(['10.81.0.3']);
