@@ -23,11 +23,20 @@ export const JOURNAL_MAX_BYTES = 1 << 20;
 /** What identifies a binding: two ports with the same key are the same published port. */
 export const portKey = (p: PublishedPort) => `${p.network}\0${p.container}\0${p.protocol}\0${p.hostIp ?? ''}\0${p.hostPort}`;
 
-/** Ports minus `remove`, in one pass over each (a 55,535-port unpublish is linear, not quadratic). */
+/**
+ * Ports minus `remove`, linear in both: a port is keyed only when its host port is among the
+ * removed ones, so unpublishing one port of 10,000 is a pass of integer checks, and unpublishing
+ * 55,535 is not 55,535 x 55,535 comparisons.
+ */
 export function withoutPorts(ports: readonly PublishedPort[], remove: readonly PublishedPort[]): PublishedPort[] {
   if (remove.length === 0) return [...ports];
-  const gone = new Set(remove.map(portKey));
-  return ports.filter((p) => !gone.has(portKey(p)));
+  const byHostPort = new Map<number, Set<string>>();
+  for (const r of remove) {
+    const keys = byHostPort.get(r.hostPort) ?? new Set<string>();
+    if (keys.size === 0) byHostPort.set(r.hostPort, keys);
+    keys.add(portKey(r));
+  }
+  return ports.filter((p) => !byHostPort.get(p.hostPort)?.has(portKey(p)));
 }
 
 export const applyEntry = (state: State, entry: JournalEntry): State => ({

@@ -273,17 +273,28 @@ export function planUnpublish(state: State, network: string, container: string, 
   findNetwork(state, network);
   findEndpoint(state, network, container);
   if (specs.length === 0) throw new ValidationError('spec', 'at least one HOST_PORT[/PROTO] is required');
-  // One pass over the published ports, then a lookup per spec: unpublishing 55,535 ports is linear.
-  const mine = new Map<string, PublishedPort[]>();
-  for (const p of state.ports) {
-    if (p.network !== network || p.container !== container) continue;
-    const k = `${p.protocol}/${p.hostPort}`;
-    const list = mine.get(k);
-    if (list) list.push(p);
-    else mine.set(k, [p]);
+  const matches = (spec: UnpublishSpec) => (p: PublishedPort) =>
+    p.network === network &&
+    p.container === container &&
+    p.protocol === spec.protocol &&
+    p.hostPort === spec.hostPort &&
+    (spec.hostIp === undefined || p.hostIp === spec.hostIp);
+  // A few specs: one tight pass each. Many: one pass to index this endpoint's ports, then a lookup
+  // per spec, so unpublishing 55,535 ports is linear, not 55,535 passes.
+  let lookup = (spec: UnpublishSpec) => state.ports.find(matches(spec));
+  if (specs.length > 8) {
+    const mine = new Map<string, PublishedPort[]>();
+    for (const p of state.ports) {
+      if (p.network !== network || p.container !== container) continue;
+      const k = `${p.protocol}/${p.hostPort}`;
+      const list = mine.get(k);
+      if (list) list.push(p);
+      else mine.set(k, [p]);
+    }
+    lookup = (spec) => mine.get(`${spec.protocol}/${spec.hostPort}`)?.find(matches(spec));
   }
   return specs.map((spec) => {
-    const hit = mine.get(`${spec.protocol}/${spec.hostPort}`)?.find((p) => spec.hostIp === undefined || p.hostIp === spec.hostIp);
+    const hit = lookup(spec);
     if (!hit)
       throw new NotFoundError(
         'spec',
