@@ -13,7 +13,8 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { execa } from 'execa';
 // The built package, as users run it (tsx's transforms would be measured too with src).
-import { Host, Ip, Lab, UPLINK, defaultRunner, planPublish } from '../dist/index.js';
+import { Host, Ip, defaultRunner, planPublish } from '../dist/index.js';
+import { Lab, UPLINK } from '../dist/lab/index.js';
 import { NftSession } from '../dist/nft/session.js';
 import { WarmNft } from '../dist/nft/warm.js';
 

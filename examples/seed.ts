@@ -4,7 +4,8 @@
  *
  *   npm run build && node dist/cli/main.js sandbox -- npx tsx examples/seed.ts
  */
-import { Host, Lab, UPLINK, send, serve } from 'nftbridge';
+import { Host } from 'nftbridge';
+import { Lab, UPLINK, send, serve } from 'nftbridge/lab';
 
 const lab = await Lab.create();
 const host = await Host.open({ netns: lab.host, stateDir: lab.stateDir });

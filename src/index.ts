@@ -15,20 +15,15 @@ export { parsePublishSpec, parseUnpublishSpec, type PortSpec, type UnpublishSpec
 export {
   planNetwork,
   planEndpoint,
-  planPublish,
-  planUnpublish,
   defaultBridgeName,
   type CreateNetworkInput,
   type ConnectInput,
 } from './topology/plan.js';
+export { planPublish, planUnpublish } from './topology/port-plan.js';
 export { parseCidr, normalizeIp } from './topology/cidr.js';
 export { diffTables, shapeOfDocument, shapeOfListing, type Drift } from './reconcile/drift.js';
 export { observeDrift, observeAll, type OwnerContext } from './reconcile/observe.js';
 export type { HostContext } from './ops/context.js';
-export { Lab, UPLINK, ATTACKER } from './lab/lab.js';
-export { serve, send, type Server, type Reply, type Proto } from './lab/traffic.js';
-export { runDemo, SEED, type CheckResult } from './demo/demo.js';
-export { seedState } from './demo/seed.js';
 export { Controller, topologyEvents, isKind, type ControllerOptions } from './reconcile/controller.js';
 export { converge, withoutContainers, type ConvergeResult } from './reconcile/converge.js';
 export { resilient, coalesce, resync, convergeLoop, backoffDelay, type Trigger, type BackoffOptions } from './reconcile/pipeline.js';
@@ -38,3 +33,5 @@ export { parseMonitorLine } from './monitor/ip-monitor-parse.js';
 export { parseNftMonitorLine } from './monitor/nft-monitor-parse.js';
 export { ipMonitor, nftMonitor, netnsEvents, stateFileChanges } from './monitor/sources.js';
 export { MonitorExitedError } from './monitor/process-lines.js';
+export { FakeRunner, type Call } from './exec/fake-runner.js';
+export type { NamespaceProbe } from './ip/netns.js';

@@ -18,7 +18,8 @@ export interface Command {
 }
 
 export const openHost = (args: ParsedArgs) => {
-  const netns = str(args, 'netns');
+  // NFTBRIDGE_NETNS selects the host namespace as --netns does (as NFTBRIDGE_STATE_DIR does the state).
+  const netns = str(args, 'netns') ?? (process.env.NFTBRIDGE_NETNS || undefined);
   const stateDir = str(args, 'state-dir');
   return Host.open({ ...(netns !== undefined ? { netns } : {}), ...(stateDir !== undefined ? { stateDir } : {}) });
 };

@@ -1,5 +1,6 @@
 /** The seed article's exact topology as desired state, for rulesets/seed.json and its test. */
-import { planEndpoint, planNetwork, planPublish } from '../topology/plan.js';
+import { planEndpoint, planNetwork } from '../topology/plan.js';
+import { planPublish } from '../topology/port-plan.js';
 import { emptyState, type State } from '../topology/state.js';
 
 export function seedState(): State {

@@ -1,6 +1,6 @@
 /** Publishing and unpublishing ports: map elements in one transaction, and one journal line. */
 import { forgetStaleFlows } from '../ip/conntrack.js';
-import { planPublish, planUnpublish } from '../topology/plan.js';
+import { planPublish, planUnpublish } from '../topology/port-plan.js';
 import { describePort, parseUnpublishSpec } from '../topology/publish-spec.js';
 import type { PublishedPort, State } from '../topology/state.js';
 import { withoutPorts } from '../topology/store.js';

@@ -5,8 +5,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { contains, formatIp, hostRange, overlaps, parseCidr, parseIp, specialUse, type Cidr } from './cidr.js';
-import { parsePublishSpec, type PortSpec, type UnpublishSpec } from './publish-spec.js';
-import { IFNAME_RE, type Endpoint, type Network, type PublishedPort, type State } from './state.js';
+import { IFNAME_RE, type Endpoint, type Network, type State } from './state.js';
 
 export interface CreateNetworkInput {
   name: string;
@@ -94,7 +93,8 @@ export function planNetwork(state: State, input: CreateNetworkInput): Network {
   if (new Set(gwFamilies).size !== gwFamilies.length) throw new ValidationError('gateway', 'at most one gateway per address family');
   const planned = cidrs.map((cidr) => {
     const minHosts = cidr.family === 4 ? 30 : 126;
-    if (cidr.prefix > minHosts) throw new ValidationError('subnet', `${cidr.text} is too small (/${minHosts - 1} or larger needed)`);
+    // The longest prefix accepted, named as such: /30 (two hosts) for IPv4, /126 for IPv6.
+    if (cidr.prefix > minHosts) throw new ValidationError('subnet', `${cidr.text} is too small (/${minHosts} or larger needed)`);
     for (const other of state.networks)
       for (const s of other.subnets)
         if (overlaps(cidr, parseCidr('subnet', s.cidr)))
@@ -209,97 +209,4 @@ export function newHostIfname(state: State): string {
     const name = `veth${randomBytes(4).toString('hex').slice(0, 7)}`;
     if (!state.endpoints.some((e) => e.hostIfname === name)) return name;
   }
-}
-
-/** Two bindings collide when protocol and port ranges meet and the addresses can be the same. */
-function collides(a: Pick<PublishedPort, 'protocol' | 'hostIp' | 'hostPort' | 'hostPortEnd'>, b: typeof a): boolean {
-  if (a.protocol !== b.protocol || a.hostPort > b.hostPortEnd || b.hostPort > a.hostPortEnd) return false;
-  // A binding on every address (no hostIp) overlaps any binding of the same port, as in Docker.
-  return a.hostIp === undefined || b.hostIp === undefined || a.hostIp === b.hostIp;
-}
-
-export function planPublish(state: State, network: string, container: string, specs: readonly string[]): PublishedPort[] {
-  const net = findNetwork(state, network);
-  findEndpoint(state, network, container);
-  if (specs.length === 0) throw new ValidationError('spec', 'at least one port spec is required');
-  if (net.internal) throw new ValidationError('network', `network "${network}" is internal; ports cannot be published from it`);
-  const added: PublishedPort[] = [];
-  // A few specs: one tight pass over the published ports each. Many: index them by protocol and
-  // port first, so a bulk publish does not walk every port for every spec.
-  const bulk = specs.length > 8;
-  const byPort = new Map<string, PublishedPort[]>();
-  const index = (p: PublishedPort) => {
-    for (let n = p.hostPort; n <= p.hostPortEnd; n++) {
-      const k = `${p.protocol}/${n}`;
-      const list = byPort.get(k);
-      if (list) list.push(p);
-      else byPort.set(k, [p]);
-    }
-  };
-  if (bulk) state.ports.forEach(index);
-  for (const text of specs) {
-    const spec: PortSpec = parsePublishSpec(text, 'spec');
-    const port: PublishedPort = {
-      network,
-      container,
-      protocol: spec.protocol,
-      ...(spec.hostIp ? { hostIp: spec.hostIp } : {}),
-      hostPort: spec.hostPort,
-      hostPortEnd: spec.hostPortEnd,
-      containerPort: spec.containerPort,
-    };
-    if (port.hostIp !== undefined) {
-      const fam = port.hostIp.includes(':') ? 6 : 4;
-      if (!net.subnets.some((s) => parseCidr('subnet', s.cidr).family === fam))
-        throw new ValidationError(`spec "${text}"`, `network "${network}" has no IPv${fam} subnet to publish ${port.hostIp} to`);
-    }
-    let clash: PublishedPort | undefined;
-    if (bulk)
-      for (let n = port.hostPort; n <= port.hostPortEnd && !clash; n++)
-        clash = byPort.get(`${port.protocol}/${n}`)?.find((p) => collides(p, port));
-    else clash = state.ports.find((p) => collides(p, port)) ?? added.find((p) => collides(p, port));
-    if (clash)
-      throw new ConflictError(
-        `spec "${text}"`,
-        `${clash.hostIp ?? '*'}:${clash.hostPort}/${clash.protocol} is already published by "${clash.container}" on "${clash.network}"`,
-      );
-    added.push(port);
-    if (bulk) index(port);
-  }
-  return added;
-}
-
-export function planUnpublish(state: State, network: string, container: string, specs: readonly UnpublishSpec[]): PublishedPort[] {
-  findNetwork(state, network);
-  findEndpoint(state, network, container);
-  if (specs.length === 0) throw new ValidationError('spec', 'at least one HOST_PORT[/PROTO] is required');
-  const matches = (spec: UnpublishSpec) => (p: PublishedPort) =>
-    p.network === network &&
-    p.container === container &&
-    p.protocol === spec.protocol &&
-    p.hostPort === spec.hostPort &&
-    (spec.hostIp === undefined || p.hostIp === spec.hostIp);
-  // A few specs: one tight pass each. Many: one pass to index this endpoint's ports, then a lookup
-  // per spec, so unpublishing 55,535 ports is linear, not 55,535 passes.
-  let lookup = (spec: UnpublishSpec) => state.ports.find(matches(spec));
-  if (specs.length > 8) {
-    const mine = new Map<string, PublishedPort[]>();
-    for (const p of state.ports) {
-      if (p.network !== network || p.container !== container) continue;
-      const k = `${p.protocol}/${p.hostPort}`;
-      const list = mine.get(k);
-      if (list) list.push(p);
-      else mine.set(k, [p]);
-    }
-    lookup = (spec) => mine.get(`${spec.protocol}/${spec.hostPort}`)?.find(matches(spec));
-  }
-  return specs.map((spec) => {
-    const hit = lookup(spec);
-    if (!hit)
-      throw new NotFoundError(
-        'spec',
-        `${spec.hostIp ?? ''}${spec.hostIp ? ':' : ''}${spec.hostPort}/${spec.protocol} is not published by "${container}" on "${network}"`,
-      );
-    return hit;
-  });
 }

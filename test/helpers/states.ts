@@ -1,5 +1,6 @@
 /** Desired states shared by tests: a dual-stack network with every kind of published port, and an internal one. */
-import { planEndpoint, planNetwork, planPublish } from '../../src/topology/plan.js';
+import { planEndpoint, planNetwork } from '../../src/topology/plan.js';
+import { planPublish } from '../../src/topology/port-plan.js';
 import { emptyState, type State } from '../../src/topology/state.js';
 
 export function dualStackState(): State {

@@ -6,7 +6,7 @@ import { Lab } from '../../src/lab/lab.js';
 import { observeDrift } from '../../src/reconcile/observe.js';
 import { Ip } from '../../src/ip/ip.js';
 
-import { planPublish } from '../../src/topology/plan.js';
+import { planPublish } from '../../src/topology/port-plan.js';
 import { describeKernel } from '../helpers/kernel.js';
 import { dualStackState } from '../helpers/states.js';
 

@@ -44,6 +44,9 @@ describeKernel('the seed through the CLI, with real traffic', () => {
 
   it('network ls and status --json describe what was made', () => {
     expect(cliOk([...g, 'network', 'ls'])).toMatch(/seed\s+br0\s+172\.18\.0\.0\/24\s+172\.18\.0\.1\s+2/);
+    // NFTBRIDGE_NETNS selects the host namespace as --netns does.
+    const viaEnv = cli(['--state-dir', lab.stateDir, 'network', 'ls'], { NFTBRIDGE_NETNS: lab.host });
+    expect(viaEnv.stdout).toMatch(/seed\s+br0/);
     const status = JSON.parse(cliOk([...g, '--json', 'status'])) as {
       state: { endpoints: { ifname: string }[]; ports: unknown[] };
       drift: unknown[];

@@ -3,7 +3,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { defaultRunner, NftClient, NftError, renderRuleset } from '../../src/index.js';
 import { Lab } from '../../src/lab/lab.js';
-import { planPublish } from '../../src/topology/plan.js';
+import { planPublish } from '../../src/topology/port-plan.js';
 import { describeKernel } from '../helpers/kernel.js';
 import { dualStackState } from '../helpers/states.js';
 

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { renderRuleset } from '../../../src/firewall/render.js';
 import { seedState } from '../../../src/demo/seed.js';
 
-import { planPublish } from '../../../src/topology/plan.js';
+import { planPublish } from '../../../src/topology/port-plan.js';
 import { dualStackState } from '../../helpers/states.js';
 
 describe('renderRuleset', () => {

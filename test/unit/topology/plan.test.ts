@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ConflictError, NotFoundError, ValidationError } from '../../../src/errors.js';
 import { emptyState, type State } from '../../../src/topology/state.js';
-import { planEndpoint, planNetwork, planPublish, planUnpublish, defaultBridgeName } from '../../../src/topology/plan.js';
+import { planEndpoint, planNetwork, defaultBridgeName } from '../../../src/topology/plan.js';
+import { planPublish, planUnpublish } from '../../../src/topology/port-plan.js';
 import { parseUnpublishSpec } from '../../../src/topology/publish-spec.js';
 
 function seeded(): State {
@@ -50,7 +51,7 @@ describe('planNetwork', () => {
     ['bad address', { subnet: '300.1.1.0/24' }, 'subnet', /not an IP address/],
     ['host bits set', { subnet: '172.18.0.1/24' }, 'subnet', /host bits/],
     ['prefix too long', { subnet: '172.18.0.0/33' }, 'subnet', /longer than 32/],
-    ['/31', { subnet: '172.18.0.0/31' }, 'subnet', /too small/],
+    ['/31', { subnet: '172.18.0.0/31' }, 'subnet', /^172\.18\.0\.0\/31 is too small \(\/30 or larger needed\)$/],
     ['/32', { subnet: '172.18.0.0/32' }, 'subnet', /too small/],
     ['gateway outside', { subnet: '172.18.0.0/24', gateway: '172.19.0.1' }, 'gateway', /not a usable address/],
     ['gateway is the network address', { subnet: '172.18.0.0/24', gateway: '172.18.0.0' }, 'gateway', /not a usable address/],
