@@ -1,4 +1,4 @@
-/** Command-line parsing: options anywhere, `--opt value` or `--opt=value`, validated per command. */
+/** Reading a command's parsed arguments (commander parses them, see run.ts), validated per command. */
 import { z } from 'zod';
 import { ValidationError } from '../errors.js';
 
@@ -12,45 +12,11 @@ export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
   netns: { value: true },
   'state-dir': { value: true },
   json: {},
-  help: {},
 };
 
 export interface ParsedArgs {
   positionals: string[];
   options: Record<string, string | string[] | true>;
-}
-
-export function parseArgs(argv: readonly string[], allowed: Record<string, OptionSpec>): ParsedArgs {
-  const specs = { ...GLOBAL_OPTIONS, ...allowed };
-  const positionals: string[] = [];
-  const options: ParsedArgs['options'] = {};
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] ?? '';
-    if (arg === '--') {
-      positionals.push(...argv.slice(i + 1));
-      break;
-    }
-    if (!arg.startsWith('--') || arg === '-') {
-      if (arg === '-h') options.help = true;
-      else positionals.push(arg);
-      continue;
-    }
-    const eq = arg.indexOf('=');
-    const name = eq > 0 ? arg.slice(2, eq) : arg.slice(2);
-    const spec = specs[name];
-    if (!spec) throw new ValidationError(`--${name}`, 'unknown option');
-    if (!spec.value) {
-      if (eq > 0) throw new ValidationError(`--${name}`, 'takes no value');
-      options[name] = true;
-      continue;
-    }
-    const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
-    if (value === undefined) throw new ValidationError(`--${name}`, 'needs a value');
-    if (spec.repeat) options[name] = [...((options[name] as string[] | undefined) ?? []), value];
-    else if (options[name] !== undefined) throw new ValidationError(`--${name}`, 'given more than once');
-    else options[name] = value;
-  }
-  return { positionals, options };
 }
 
 export function str(args: ParsedArgs, name: string): string | undefined {

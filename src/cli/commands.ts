@@ -13,6 +13,8 @@ export interface Io {
 
 export interface Command {
   usage: string;
+  /** One line for `nftbridge --help`. */
+  summary: string;
   options?: Record<string, OptionSpec>;
   run(args: ParsedArgs, io: Io): Promise<number>;
 }
@@ -61,6 +63,7 @@ async function withHost<T>(args: ParsedArgs, fn: (host: Host) => Promise<T>): Pr
 export const commands: Record<string, Command> = {
   'network create': {
     usage: 'network create NAME --subnet CIDR [--subnet CIDR6] [--gateway IP]... [--bridge IFNAME] [--internal] [--no-icc] [--mtu N]',
+    summary: 'create a network: a bridge, its subnets and gateway, and its firewall rules',
     options: {
       subnet: { value: true, repeat: true },
       gateway: { value: true, repeat: true },
@@ -97,6 +100,7 @@ export const commands: Record<string, Command> = {
   },
   'network rm': {
     usage: 'network rm NAME',
+    summary: 'remove a network that has no endpoints',
     run: (args, io) => {
       const [name = ''] = positionals(args, ['NAME']);
       return withHost(args, (host) =>
@@ -106,6 +110,7 @@ export const commands: Record<string, Command> = {
   },
   'network ls': {
     usage: 'network ls',
+    summary: 'list networks',
     run: (args, io) => {
       positionals(args, []);
       return withHost(args, async (host) => {
@@ -117,6 +122,7 @@ export const commands: Record<string, Command> = {
   },
   connect: {
     usage: 'connect NETWORK CONTAINER [--ip IP] [--ip6 IP6] [--ifname NAME] [--mac MAC]',
+    summary: 'attach a container (a namespace name or path) to a network',
     options: { ip: { value: true }, ip6: { value: true }, ifname: { value: true }, mac: { value: true } },
     run: (args, io) => {
       const [network = '', container = ''] = positionals(args, ['NETWORK', 'CONTAINER']);
@@ -136,6 +142,7 @@ export const commands: Record<string, Command> = {
   },
   disconnect: {
     usage: 'disconnect NETWORK CONTAINER',
+    summary: 'detach a container from a network (its published ports go too)',
     run: (args, io) => {
       const [network = '', container = ''] = positionals(args, ['NETWORK', 'CONTAINER']);
       return withHost(args, (host) =>
@@ -151,6 +158,7 @@ export const commands: Record<string, Command> = {
   },
   publish: {
     usage: 'publish NETWORK CONTAINER [HOST_IP:]HOST_PORT[-END]:CONTAINER_PORT[-END][/tcp|/udp]...',
+    summary: 'publish container ports on the host, as docker run -p',
     run: (args, io) => {
       const [network = '', container = '', ...specs] = positionals(args, ['NETWORK', 'CONTAINER'], 'SPEC');
       return withHost(args, (host) =>
@@ -166,6 +174,7 @@ export const commands: Record<string, Command> = {
   },
   unpublish: {
     usage: 'unpublish NETWORK CONTAINER HOST_PORT[/PROTO]...',
+    summary: 'remove published ports',
     run: (args, io) => {
       const [network = '', container = '', ...specs] = positionals(args, ['NETWORK', 'CONTAINER'], 'HOST_PORT');
       return withHost(args, (host) =>
@@ -181,6 +190,7 @@ export const commands: Record<string, Command> = {
   },
   ruleset: {
     usage: 'ruleset',
+    summary: 'print the nftables JSON document for the desired state; applies nothing',
     run: (args, io) => {
       positionals(args, []);
       return withHost(args, async (host) => {
@@ -191,6 +201,7 @@ export const commands: Record<string, Command> = {
   },
   apply: {
     usage: 'apply',
+    summary: 'converge the kernel to the desired state (and remove orphans of interrupted operations)',
     run: (args, io) => {
       positionals(args, []);
       return withHost(args, (host) =>
@@ -206,6 +217,7 @@ export const commands: Record<string, Command> = {
   },
   status: {
     usage: 'status',
+    summary: 'networks, endpoints, ports, and every difference from the kernel',
     run: (args, io) => {
       positionals(args, []);
       return withHost(args, async (host) => {
@@ -217,6 +229,7 @@ export const commands: Record<string, Command> = {
   },
   recover: {
     usage: 'recover',
+    summary: 'make an unreadable state readable again, keeping what can be read',
     run: (args, io) => {
       positionals(args, []);
       return withHost(args, async (host) => {
@@ -237,6 +250,7 @@ export const commands: Record<string, Command> = {
   },
   down: {
     usage: 'down',
+    summary: 'remove everything nftbridge made',
     run: (args, io) => {
       positionals(args, []);
       return withHost(args, (host) =>

@@ -6,6 +6,7 @@ import { canSandbox, inSandbox, prepareSandbox, runSandboxed, SANDBOX_ENV } from
 
 export const demoCommand: Command = {
   usage: 'demo [--no-sandbox]',
+  summary: 'the seed walkthrough with real traffic, in a disposable sandbox',
   options: { 'no-sandbox': {} },
   run: async (args, io) => {
     // The demo runs in its own sandbox (private /run/netns) when the machine allows one, so nothing

@@ -6,6 +6,7 @@ import { canSandbox, inSandbox, prepareSandbox, runSandboxed, SANDBOX_ENV } from
 
 export const sandboxCommand: Command = {
   usage: 'sandbox -- COMMAND [ARG...]',
+  summary: 'run a command in a disposable user + network + mount namespace',
   run: async (args, _io) => {
     const argv = args.positionals;
     if (argv.length === 0) throw new ValidationError('COMMAND', 'missing');

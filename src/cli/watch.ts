@@ -14,6 +14,7 @@ const count = (reasons: { source: string }[]) => {
 
 export const watchCommand: Command = {
   usage: 'watch [--resync-ms N] [--coalesce-ms N]',
+  summary: 'run the controller in the foreground: watch and repair until SIGINT/SIGTERM',
   options: { 'resync-ms': { value: true }, 'coalesce-ms': { value: true } },
   run: async (args, io) => {
     positionals(args, []);

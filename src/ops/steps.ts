@@ -1,4 +1,5 @@
 /** The kernel-changing steps nftbridge composes into operations, each with its undo. */
+import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { BatchError, ConflictError, isAlreadyExists, isBridgeFull, isNotFound, NotFoundError } from '../errors.js';
 import type { Runner } from '../exec/runner.js';
@@ -19,11 +20,18 @@ const ignoreMissing = async (p: Promise<void>) => {
   }
 };
 
+/** A random locally administered unicast MAC (02:xx:xx:xx:xx:xx). */
+const bridgeMac = () => ['02', ...[...randomBytes(5)].map((b) => b.toString(16).padStart(2, '0'))].join(':');
+
 /** Bridge with its gateway addresses, up; IPv6 router advertisements from containers are ignored. */
 export function bridgeStep(runner: Runner, ip: Ip, net: Network, mark: string): Step {
   const lines: IpArgs[] = [
     ['link', 'add', net.bridge, ...(net.mtu ? ['mtu', String(net.mtu)] : []), 'type', 'bridge'],
     markArgs(net.bridge, mark),
+    // A MAC of its own, as Docker gives its bridges: otherwise the bridge takes the lowest MAC of
+    // its ports and changes it as containers come and go, which flushes the host's neighbour
+    // entries on it and leaves the containers' ARP caches pointing at the old gateway MAC.
+    ['link', 'set', net.bridge, 'address', bridgeMac()],
   ];
   for (const s of net.subnets) {
     const c = parseCidr('subnet', s.cidr);
