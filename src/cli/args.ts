@@ -6,6 +6,8 @@ export interface OptionSpec {
   /** Takes a value; `repeat` collects every occurrence. */
   value?: boolean;
   repeat?: boolean;
+  /** A one-letter alias, where Docker has one (`-q`, `-f`). */
+  short?: string;
 }
 
 export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {

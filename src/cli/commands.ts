@@ -1,10 +1,9 @@
 /** Each CLI command: its options, and a thin call into the public API. */
 import type { Observable } from 'rxjs';
-import { ValidationError } from '../errors.js';
-import { Host } from '../host.js';
+import { Host, type Status } from '../host.js';
 import type { OperationEvent } from '../ops/operation.js';
-import { flag, int, list, positionals, str, type OptionSpec, type ParsedArgs } from './args.js';
-import { formatNetworks, formatStatus, formatStep } from './format.js';
+import { flag, positionals, str, type OptionSpec, type ParsedArgs } from './args.js';
+import { formatStatus, formatStep } from './format.js';
 
 export interface Io {
   out: (line: string) => void;
@@ -19,6 +18,17 @@ export interface Command {
   run(args: ParsedArgs, io: Io): Promise<number>;
 }
 
+/** The schema version of `status --json`, and the state without nftbridge's internal fields. */
+export const STATUS_JSON_VERSION = 1;
+export function statusJson(status: Status) {
+  const { generation: _generation, ...state } = status.state;
+  return {
+    version: STATUS_JSON_VERSION,
+    state: { ...state, containers: state.containers.map(({ nsid: _nsid, ...c }) => c) },
+    drift: status.drift,
+  };
+}
+
 export const openHost = (args: ParsedArgs) => {
   // NFTBRIDGE_NETNS selects the host namespace as --netns does (as NFTBRIDGE_STATE_DIR does the state).
   const netns = str(args, 'netns') ?? (process.env.NFTBRIDGE_NETNS || undefined);
@@ -27,7 +37,7 @@ export const openHost = (args: ParsedArgs) => {
 };
 
 /** Runs an operation, printing each step as it happens, then the result. */
-async function runOperation<T>(
+export async function runOperation<T>(
   args: ParsedArgs,
   io: Io,
   title: string,
@@ -51,7 +61,7 @@ async function runOperation<T>(
   return 0;
 }
 
-async function withHost<T>(args: ParsedArgs, fn: (host: Host) => Promise<T>): Promise<T> {
+export async function withHost<T>(args: ParsedArgs, fn: (host: Host) => Promise<T>): Promise<T> {
   const host = await openHost(args);
   try {
     return await fn(host);
@@ -61,65 +71,6 @@ async function withHost<T>(args: ParsedArgs, fn: (host: Host) => Promise<T>): Pr
 }
 
 export const commands: Record<string, Command> = {
-  'network create': {
-    usage: 'network create NAME --subnet CIDR [--subnet CIDR6] [--gateway IP]... [--bridge IFNAME] [--internal] [--no-icc] [--mtu N]',
-    summary: 'create a network: a bridge, its subnets and gateway, and its firewall rules',
-    options: {
-      subnet: { value: true, repeat: true },
-      gateway: { value: true, repeat: true },
-      bridge: { value: true },
-      internal: {},
-      'no-icc': {},
-      mtu: { value: true },
-    },
-    run: (args, io) => {
-      const [name = ''] = positionals(args, ['NAME']);
-      const subnet = list(args, 'subnet');
-      if (subnet.length === 0) throw new ValidationError('--subnet', 'missing');
-      const bridge = str(args, 'bridge');
-      const mtu = int(args, 'mtu');
-      const gateway = list(args, 'gateway');
-      return withHost(args, (host) =>
-        runOperation(
-          args,
-          io,
-          `creating network ${name}`,
-          host.createNetwork$({
-            name,
-            subnet,
-            ...(gateway.length ? { gateway } : {}),
-            ...(bridge !== undefined ? { bridge } : {}),
-            internal: flag(args, 'internal'),
-            icc: !flag(args, 'no-icc'),
-            ...(mtu !== undefined ? { mtu } : {}),
-          }),
-          (n) => `network ${n.name} created: bridge ${n.bridge}, ${n.subnets.map((s) => `${s.cidr} gateway ${s.gateway}`).join(', ')}`,
-        ),
-      );
-    },
-  },
-  'network rm': {
-    usage: 'network rm NAME',
-    summary: 'remove a network that has no endpoints',
-    run: (args, io) => {
-      const [name = ''] = positionals(args, ['NAME']);
-      return withHost(args, (host) =>
-        runOperation(args, io, `removing network ${name}`, host.removeNetwork$(name), (n) => `network ${n.name} removed`),
-      );
-    },
-  },
-  'network ls': {
-    usage: 'network ls',
-    summary: 'list networks',
-    run: (args, io) => {
-      positionals(args, []);
-      return withHost(args, async (host) => {
-        const state = await host.state();
-        io.out(flag(args, 'json') ? JSON.stringify(state.networks) : formatNetworks(state));
-        return 0;
-      });
-    },
-  },
   connect: {
     usage: 'connect NETWORK CONTAINER [--ip IP] [--ip6 IP6] [--ifname NAME] [--mac MAC]',
     summary: 'attach a container (a namespace name or path) to a network',
@@ -222,7 +173,7 @@ export const commands: Record<string, Command> = {
       positionals(args, []);
       return withHost(args, async (host) => {
         const status = await host.status();
-        io.out(flag(args, 'json') ? JSON.stringify(status) : formatStatus(status));
+        io.out(flag(args, 'json') ? JSON.stringify(statusJson(status)) : formatStatus(status));
         return 0;
       });
     },

@@ -9,10 +9,19 @@ import { NftbridgeError, ValidationError } from '../errors.js';
 import { GLOBAL_OPTIONS, type OptionSpec, type ParsedArgs } from './args.js';
 import { type Command, commands, type Io } from './commands.js';
 import { demoCommand } from './demo-command.js';
+import { networkCommands } from './network-commands.js';
+import { portCommand } from './port-command.js';
 import { sandboxCommand } from './sandbox-command.js';
 import { watchCommand } from './watch.js';
 
-const all: Record<string, Command> = { ...commands, watch: watchCommand, demo: demoCommand, sandbox: sandboxCommand };
+const all: Record<string, Command> = {
+  ...networkCommands,
+  ...commands,
+  port: portCommand,
+  watch: watchCommand,
+  demo: demoCommand,
+  sandbox: sandboxCommand,
+};
 
 const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -21,9 +30,10 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 
 /** Declares an option of ours on a commander command; `no-X` flags are commander's negations. */
 function declare(cmd: Program, name: string, spec: OptionSpec): void {
-  if (!spec.value) cmd.addOption(new Option(`--${name}`));
-  else if (spec.repeat) cmd.addOption(new Option(`--${name} <value>`).argParser(collect));
-  else cmd.addOption(new Option(`--${name} <value>`));
+  const flags = `${spec.short ? `-${spec.short}, ` : ''}--${name}`;
+  if (!spec.value) cmd.addOption(new Option(flags));
+  else if (spec.repeat) cmd.addOption(new Option(`${flags} <value>`).argParser(collect));
+  else cmd.addOption(new Option(`${flags} <value>`));
 }
 
 /** Commander's parse back into the shape the commands take: positionals and options by their CLI names. */
@@ -105,8 +115,21 @@ function commanderLine(err: CommanderError): string {
   return text;
 }
 
+/** With --json, an error is one JSON object on stderr: `{"error": {"field", "reason", "message"}}`. */
+function reportError(io: Io, json: boolean, line: string, field?: string, reason?: string): void {
+  if (!json) {
+    io.err(`nftbridge: ${line}`);
+    return;
+  }
+  const at = line.indexOf(': ');
+  const f = field ?? (at > 0 ? line.slice(0, at) : null);
+  io.err(JSON.stringify({ error: { field: f, reason: reason ?? (at > 0 ? line.slice(at + 2) : line), message: line } }));
+}
+
 export async function main(argv: readonly string[], io: Io): Promise<number> {
   let code = 0;
+  const end = argv.indexOf('--');
+  const json = (end < 0 ? argv : argv.slice(0, end)).includes('--json');
   try {
     if (argv.length === 0) {
       program(io, () => undefined).outputHelp();
@@ -119,14 +142,18 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
       // Help and --version end here with exit 0; a group without its subcommand shows its help.
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return 0;
       if (err.code === 'commander.help' || err.code === 'commander.executeSubCommandAsync') return err.exitCode === 0 ? 0 : 2;
-      io.err(`nftbridge: ${commanderLine(err)}`);
+      reportError(io, json, commanderLine(err));
+      return 2;
+    }
+    if (err instanceof ValidationError) {
+      reportError(io, json, err.message.split('\n')[0] ?? '', err.field, err.reason);
       return 2;
     }
     if (err instanceof NftbridgeError) {
-      io.err(`nftbridge: ${err.message.split('\n')[0]}`);
-      return err instanceof ValidationError ? 2 : 1;
+      reportError(io, json, err.message.split('\n')[0] ?? '', undefined, err.message.split('\n')[0]);
+      return 1;
     }
-    io.err(`nftbridge: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    reportError(io, json, err instanceof Error ? (err.stack ?? err.message) : String(err));
     return 1;
   }
 }

@@ -1,6 +1,7 @@
 /** `nftbridge watch`: the controller in the foreground until SIGINT or SIGTERM. */
 import { ValidationError } from '../errors.js';
-import { flag, int, positionals } from './args.js';
+import type { RulesetEvent, TopologyEvent } from '../monitor/events.js';
+import { flag, int, list, positionals } from './args.js';
 import { openHost, type Command } from './commands.js';
 
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
@@ -12,10 +13,21 @@ const count = (reasons: { source: string }[]) => {
   return out;
 };
 
+/** One readable line for a topology or ruleset event: what happened to what. */
+function describeEvent(e: TopologyEvent | RulesetEvent): string {
+  const parts: unknown[] = [e.type, 'action' in e ? e.action : ''];
+  if (e.type === 'link') parts.push(e.name, e.kind ? `(${e.kind})` : '', e.master ? `master ${e.master}` : '', e.state ?? '');
+  else if (e.type === 'address') parts.push(`${e.address}/${e.prefixlen}`, `on ${e.ifname}`);
+  else if (e.type === 'route') parts.push(e.dst, e.dev ? `dev ${e.dev}` : '', e.gateway ? `via ${e.gateway}` : '');
+  else if (e.type === 'netns') parts.push(e.name);
+  else parts.push(e.object, e.name ?? '');
+  return parts.filter((p) => p !== '' && p !== undefined).join(' ');
+}
+
 export const watchCommand: Command = {
-  usage: 'watch [--resync-ms N] [--coalesce-ms N]',
+  usage: 'watch [--resync-ms N] [--coalesce-ms N] [--type TYPE]...',
   summary: 'run the controller in the foreground: watch and repair until SIGINT/SIGTERM',
-  options: { 'resync-ms': { value: true }, 'coalesce-ms': { value: true } },
+  options: { 'resync-ms': { value: true }, 'coalesce-ms': { value: true }, type: { value: true, repeat: true } },
   run: async (args, io) => {
     positionals(args, []);
     const resyncMs = int(args, 'resync-ms');
@@ -27,9 +39,15 @@ export const watchCommand: Command = {
       ...(resyncMs !== undefined ? { resyncMs } : {}),
       ...(coalesceMs !== undefined ? { coalesceMs } : {}),
     });
-    const emit = (obj: Record<string, unknown>, human: string) => io.out(json ? JSON.stringify(obj) : human);
+    // --type keeps only those event types; every line carries its time (ISO 8601).
+    const types = new Set(list(args, 'type'));
+    const emit = (obj: Record<string, unknown> & { type: string }, human: string) => {
+      if (types.size > 0 && !types.has(obj.type)) return;
+      const time = new Date().toISOString();
+      io.out(json ? JSON.stringify({ time, ...obj }) : `${time} ${human}`);
+    };
     const { hooks } = controller;
-    hooks.on('topology', (e) => emit({ ...e }, `event ${e.type} ${JSON.stringify(e)}`));
+    hooks.on('topology', (e) => emit({ ...e }, describeEvent(e)));
     hooks.on('drift', (r) =>
       emit(
         { type: 'drift', reasons: count(r.reasons), drift: r.drift },

@@ -16,6 +16,7 @@ export interface CreateNetworkInput {
   internal?: boolean;
   icc?: boolean;
   mtu?: number;
+  labels?: Record<string, string>;
 }
 
 export interface ConnectInput {
@@ -119,6 +120,8 @@ export function planNetwork(state: State, input: CreateNetworkInput): Network {
     internal: input.internal ?? false,
     icc: input.icc ?? true,
     ...(input.mtu !== undefined ? { mtu: input.mtu } : {}),
+    ...(input.labels && Object.keys(input.labels).length > 0 ? { labels: { ...input.labels } } : {}),
+    created: new Date().toISOString(),
   };
 }
 
@@ -194,7 +197,18 @@ export function planEndpoint(
     if (taken.has(addr)) throw new ConflictError(field, `${addr} is already in use on network "${network}"`);
     return addr;
   });
-  return { network, container, ifname, hostIfname, addresses, ...(input.mac ? { mac: input.mac.toLowerCase() } : {}) };
+  return { network, container, ifname, hostIfname, addresses, mac: input.mac?.toLowerCase() ?? containerMac(addresses) };
+}
+
+/**
+ * The container interface's MAC, as Docker makes it: 02:42 and the IPv4 address (unique on the
+ * host, as subnets never overlap), or random locally administered bytes on an IPv6-only network.
+ * Known in advance, so `network inspect` needs no look into the container.
+ */
+function containerMac(addresses: readonly string[]): string {
+  const v4 = addresses.find((a) => !a.includes(':'));
+  const bytes = v4 ? [0x42, ...v4.split('.').map(Number)] : [...randomBytes(5)];
+  return ['02', ...bytes.map((b) => b.toString(16).padStart(2, '0'))].join(':');
 }
 
 /** eth0, eth1, … as Docker names a container's interfaces in connection order. */

@@ -16,6 +16,10 @@ export const networkSchema = z.object({
   internal: z.boolean().default(false),
   icc: z.boolean().default(true),
   mtu: z.number().int().positive().optional(),
+  /** KEY=VALUE labels given at creation (`--label`), as Docker keeps them. */
+  labels: z.record(z.string(), z.string()).optional(),
+  /** When it was created (ISO 8601). */
+  created: z.string().optional(),
 });
 export type Network = z.infer<typeof networkSchema>;
 

@@ -59,7 +59,8 @@ describeKernel('watch and topology events', () => {
     expect(kids.length).toBeGreaterThanOrEqual(2);
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
-    expect(lines.at(-1)).toEqual({ type: 'stopped' });
+    expect(lines.at(-1)).toEqual({ type: 'stopped', time: expect.stringMatching(/^\d{4}-\d\d-\d\dT[\d:.]+Z$/) as unknown as string });
+    expect(lines.every((l) => typeof (l as { time?: unknown }).time === 'string')).toBe(true);
     expect(kids.filter(alive)).toEqual([]);
   });
 });

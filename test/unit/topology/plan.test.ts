@@ -34,6 +34,7 @@ describe('planNetwork', () => {
       subnets: [{ cidr: '10.88.0.0/16', gateway: '10.88.0.1' }],
       internal: false,
       icc: true,
+      created: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) as unknown as string,
     });
   });
   it('hashes names too long for an interface', () => {
