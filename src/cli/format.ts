@@ -3,6 +3,7 @@ import type { Status } from '../host.js';
 import { describePort } from '../host.js';
 import type { OperationEvent } from '../ops/operation.js';
 import type { State } from '../topology/state.js';
+import { drawBridges } from './graph.js';
 
 export function formatStep(ev: OperationEvent<unknown>): string | undefined {
   if (ev.type !== 'step') return undefined;
@@ -27,14 +28,8 @@ export function formatNetworks(state: State): string {
 
 export function formatStatus(status: Status): string {
   const { state, drift } = status;
-  const out = [formatNetworks(state), ''];
-  out.push(
-    table(
-      ['NETWORK', 'CONTAINER', 'IFNAME', 'HOST IFNAME', 'ADDRESSES'],
-      state.endpoints.map((e) => [e.network, e.container, e.ifname, e.hostIfname, e.addresses.join(',')]),
-    ),
-    '',
-  );
+  // Each bridge with its ports and the containers behind them, as `brctl show` draws it.
+  const out = [drawBridges(state), ''];
   out.push(
     table(
       ['NETWORK', 'CONTAINER', 'PORT'],

@@ -11,6 +11,7 @@ import { type Command, commands, type Io } from './commands.js';
 import { demoCommand } from './demo-command.js';
 import { networkCommands } from './network-commands.js';
 import { portCommand } from './port-command.js';
+import { toolCommands } from './tool-commands.js';
 import { sandboxCommand } from './sandbox-command.js';
 import { watchCommand } from './watch.js';
 
@@ -18,6 +19,7 @@ const all: Record<string, Command> = {
   ...networkCommands,
   ...commands,
   port: portCommand,
+  ...toolCommands,
   watch: watchCommand,
   demo: demoCommand,
   sandbox: sandboxCommand,

@@ -3,7 +3,7 @@
  * inspect, ls -q and --filter, rm of several, prune, port, JSON errors, `status --json`, and
  * `watch --type` with a time on every line.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Lab } from '../../src/lab/lab.js';
@@ -94,6 +94,38 @@ describeKernel('the CLI as Docker users expect it', () => {
     ]);
     expect(cliOk([...g, 'port', c1, '53/udp']).trim()).toBe('127.0.0.1:5353');
     expect(cli([...g, 'port', c1, '81']).status).toBe(2);
+  });
+
+  it('graph: the topology as Graphviz dot and as a Mermaid flowchart', () => {
+    const dot = cliOk([...g, 'graph']);
+    expect(dot).toMatch(/^digraph nftbridge \{/);
+    for (const part of ['"br_nb-web"', 'uplink0 192.0.2.1/24', `"c_${c1}"`, '8080:80/tcp', 'shape=box3d']) expect(dot).toContain(part);
+    expect(dot.trim().endsWith('}')).toBe(true);
+    const mermaid = cliOk([...g, 'graph', '--format', 'mermaid']);
+    expect(mermaid).toMatch(/^flowchart LR\n/);
+    expect(mermaid).toContain('br_nb_web["nb-web (web) 10.71.0.1/24 fd71::1/64"]');
+    expect(cli([...g, 'graph', '--format', 'svg']).status).toBe(2);
+  });
+
+  it('status draws each bridge with its ports and the containers behind them', () => {
+    const out = cliOk([...g, 'status']);
+    expect(out).toMatch(new RegExp(`nb-web\\s+web\\s+10\\.71\\.0\\.0/24,fd71::/64\\s+veth\\w+ -> ${c1}:eth0 10\\.71\\.0\\.5`));
+    expect(out).toContain('drift: none');
+  });
+
+  it('completion: bash completes commands, network names and containers from the state', () => {
+    const script = cliOk(['completion', 'bash']);
+    expect(spawnSync('bash', ['-n'], { input: script }).status).toBe(0);
+    const complete = (line: string[]) => {
+      const words = line.map((w) => `'${w}'`).join(' ');
+      const sh = `nftbridge() { NFTBRIDGE_NETNS=${lab.host} NFTBRIDGE_STATE_DIR=${lab.stateDir} ${process.execPath} ${CLI} "$@"; }\n${script}\nCOMP_WORDS=(${words}); COMP_CWORD=${line.length - 1}; _nftbridge; echo "\${COMPREPLY[*]}"`;
+      return spawnSync('bash', ['-c', sh], { encoding: 'utf8' }).stdout.trim().split(' ');
+    };
+    expect(complete(['nftbridge', 'netw'])).toEqual(['network']);
+    expect(complete(['nftbridge', 'network', 'r'])).toEqual(['rm']);
+    expect(complete(['nftbridge', 'connect', ''])).toContain('web');
+    expect(complete(['nftbridge', 'port', ''])).toEqual([c1]);
+    for (const shell of ['zsh', 'fish']) expect(cliOk(['completion', shell])).toContain('nftbridge completion --list networks');
   });
 
   it('network rm takes several names; prune --force removes every network with no endpoint', () => {
