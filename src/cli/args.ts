@@ -10,6 +10,30 @@ export interface OptionSpec {
   short?: string;
 }
 
+/** What each option does, for `COMMAND --help` (one place, as most names mean the same everywhere). */
+export const OPTION_HELP: Record<string, string> = {
+  subnet: 'a subnet (CIDR), one per address family',
+  gateway: 'the gateway address, one per family (default: the first host of the subnet)',
+  bridge: 'the bridge interface name (default nb-NAME)',
+  internal: 'no egress, no default route, no published ports',
+  'no-icc': 'containers on this network cannot reach each other',
+  mtu: 'MTU of the bridge and its veths',
+  label: 'a KEY=VALUE label, kept in the state (repeatable)',
+  quiet: 'names only',
+  filter: 'name=PART or label=KEY[=VALUE] (repeatable)',
+  force: 'do not ask',
+  ip: 'the IPv4 address (default: the lowest free one)',
+  ip6: 'the IPv6 address (default: the lowest free one)',
+  ifname: 'the interface name inside the container (default eth0, eth1, ...)',
+  mac: 'the MAC address inside the container (default 02:42 and the IPv4 address)',
+  'no-sandbox': 'run in the current namespaces',
+  format: 'dot (default) or mermaid',
+  list: 'print the network or container names (for the completion scripts)',
+  'resync-ms': 'period of the full resync (default 30000)',
+  'coalesce-ms': 'window that gathers events into one convergence (default 20)',
+  type: 'keep only events of this type (repeatable)',
+};
+
 export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
   netns: { value: true },
   'state-dir': { value: true },

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { Command as Program, CommanderError, Option } from 'commander';
 import { NftbridgeError, ValidationError } from '../errors.js';
-import { GLOBAL_OPTIONS, type OptionSpec, type ParsedArgs } from './args.js';
+import { GLOBAL_OPTIONS, OPTION_HELP, type OptionSpec, type ParsedArgs } from './args.js';
 import { type Command, commands, type Io } from './commands.js';
 import { demoCommand } from './demo-command.js';
 import { networkCommands } from './network-commands.js';
@@ -33,9 +33,10 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 /** Declares an option of ours on a commander command; `no-X` flags are commander's negations. */
 function declare(cmd: Program, name: string, spec: OptionSpec): void {
   const flags = `${spec.short ? `-${spec.short}, ` : ''}--${name}`;
-  if (!spec.value) cmd.addOption(new Option(flags));
-  else if (spec.repeat) cmd.addOption(new Option(`${flags} <value>`).argParser(collect));
-  else cmd.addOption(new Option(`${flags} <value>`));
+  const help = OPTION_HELP[name];
+  if (!spec.value) cmd.addOption(new Option(flags, help));
+  else if (spec.repeat) cmd.addOption(new Option(`${flags} <value>`, help).argParser(collect));
+  else cmd.addOption(new Option(`${flags} <value>`, help));
 }
 
 /** Commander's parse back into the shape the commands take: positionals and options by their CLI names. */

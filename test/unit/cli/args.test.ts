@@ -45,10 +45,10 @@ describe('help, version and typos (commander)', () => {
     const b = await run(['connect', '--help']);
     expect(a.code).toBe(0);
     expect(b.out).toBe(a.out);
-    expect(a.out).toContain('--ip6 <value>');
+    expect(a.out).toMatch(/--ip6 <value>\s+the IPv6 address/);
     const net = await run(['network', '--help']);
     expect(net.code).toBe(0);
-    for (const c of ['create', 'ls', 'rm']) expect(net.out).toMatch(new RegExp(`^  ${c}\\b`, 'm'));
+    for (const c of ['create', 'inspect', 'ls', 'rm', 'prune']) expect(net.out).toMatch(new RegExp(`^  ${c}\\b`, 'm'));
   });
   it('--version prints the package version', async () => {
     const r = await run(['--version']);
