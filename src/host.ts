@@ -18,7 +18,7 @@ import { NftClient } from './nft/client.js';
 import type { NftDocument } from './nft/schema.js';
 import { ownerOf, type HostContext, type HostPlan } from './ops/context.js';
 import { connectPlan, disconnectPlan } from './ops/endpoint-plans.js';
-import { applyPlan, downPlan, recoverInterrupted } from './ops/host-plans.js';
+import { applyPlan, downPlan, markLegacyLinks, recoverInterrupted } from './ops/host-plans.js';
 import { createNetworkPlan, removeNetworkPlan } from './ops/network-plans.js';
 import { operation, type OperationEvent } from './ops/operation.js';
 import { ownerMark } from './ops/ownership.js';
@@ -227,7 +227,7 @@ export class Host implements HostContext {
         await unlock();
       };
       try {
-        const state = await this.store.read();
+        const state = await markLegacyLinks(this, await this.store.read());
         await recoverInterrupted(this, state);
         const plan = await build(state);
         if (plan.creates) {

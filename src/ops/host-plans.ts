@@ -7,6 +7,7 @@ import { findOrphans, removeOrphans } from '../reconcile/orphans.js';
 import { emptyState, type State } from '../topology/state.js';
 import type { HostContext, HostPlan } from './context.js';
 import type { Step } from './operation.js';
+import { markArgs } from './ownership.js';
 import { removeLinksStep, removeNetnsStep } from './steps.js';
 import { saveStep } from './store-steps.js';
 
@@ -16,6 +17,27 @@ export async function recoverInterrupted(ctx: HostContext, state: State): Promis
   if (!intent) return;
   await removeOrphans(ctx, findOrphans(state, await ctx.ip.addresses(), ctx.mark, intent, ctx.namespaces));
   ctx.intents.clear();
+}
+
+/**
+ * A state from before links were marked: its bridges and veths get the mark once, where the kernel
+ * has exactly what the state describes (a bridge of that name; a veth of that name enslaved to its
+ * network's bridge). Without it, `down` of an upgraded host would leave every link alone.
+ */
+export async function markLegacyLinks(ctx: HostContext, state: State): Promise<State> {
+  if (state.marked || (state.networks.length === 0 && state.endpoints.length === 0)) return state;
+  const links = new Map((await ctx.ip.addresses()).map((l) => [l.ifname, l]));
+  const kind = (name: string) => links.get(name)?.linkinfo?.info_kind;
+  for (const n of state.networks)
+    if (kind(n.bridge) === 'bridge' && !links.get(n.bridge)?.ifalias) await ctx.ip.run(markArgs(n.bridge, ctx.mark));
+  for (const ep of state.endpoints) {
+    const bridge = state.networks.find((n) => n.name === ep.network)?.bridge;
+    const link = links.get(ep.hostIfname);
+    if (kind(ep.hostIfname) === 'veth' && link?.master === bridge && !link?.ifalias) await ctx.ip.run(markArgs(ep.hostIfname, ctx.mark));
+  }
+  const next = { ...state, marked: true };
+  await ctx.store.write(next);
+  return next;
 }
 
 /** Orphans (marked links the state does not know, namespaces of an interrupted connect) removed. */

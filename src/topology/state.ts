@@ -66,6 +66,8 @@ export const stateSchema = z.object({
   version: z.literal(1),
   /** Which journal belongs to this snapshot (see StateStore). */
   generation: z.string().optional(),
+  /** The links of this state carry nftbridge's mark (states written before marks existed do not). */
+  marked: z.boolean().optional(),
   networks: z.array(networkSchema),
   containers: z.array(containerSchema),
   endpoints: z.array(endpointSchema),
@@ -73,4 +75,4 @@ export const stateSchema = z.object({
 });
 export type State = z.infer<typeof stateSchema>;
 
-export const emptyState = (): State => ({ version: 1, networks: [], containers: [], endpoints: [], ports: [] });
+export const emptyState = (): State => ({ version: 1, marked: true, networks: [], containers: [], endpoints: [], ports: [] });

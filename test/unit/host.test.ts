@@ -124,6 +124,27 @@ describe('Host operations through the fake runner', () => {
     expect(names()).toEqual(['lo']);
   });
 
+  it('a state from before links were marked gets its links marked once, so down still removes them', async () => {
+    runner.ip.run(hostNs, ['link', 'add', 'nb-old', 'type', 'bridge']);
+    runner.ip.run(hostNs, ['link', 'add', 'vethold', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', '/run/netns/old']);
+    runner.ip.run(hostNs, ['link', 'set', 'vethold', 'master', 'nb-old']);
+    runner.ip.run(hostNs, ['link', 'add', 'uplink0', 'type', 'veth', 'peer', 'name', 'up1']);
+    const legacy = {
+      version: 1 as const,
+      networks: [{ name: 'old', bridge: 'nb-old', subnets: [{ cidr: '10.9.0.0/24', gateway: '10.9.0.1' }], internal: false, icc: true }],
+      containers: [],
+      // uplink0 is a veth but not enslaved to the network's bridge: it is not what the state describes.
+      endpoints: [
+        { network: 'old', container: 'old', ifname: 'eth0', hostIfname: 'vethold', addresses: ['10.9.0.2'] },
+        { network: 'old', container: 'x', ifname: 'eth0', hostIfname: 'uplink0', addresses: ['10.9.0.3'] },
+      ],
+      ports: [],
+    };
+    await host.store.write(legacy);
+    await host.down();
+    expect(names()).toEqual(['lo', 'up1', 'uplink0']);
+  });
+
   it('links nftbridge did not make are never deleted, even when the state names them', async () => {
     runner.ip.run(hostNs, ['link', 'add', 'uplink0', 'type', 'bridge']);
     await host.createNetwork({ name: 'a', subnet: '172.18.0.0/24' });
