@@ -4,6 +4,7 @@ import { describePort } from '../host.js';
 import type { OperationEvent } from '../ops/operation.js';
 import type { State } from '../topology/state.js';
 import { drawBridges } from './graph.js';
+import { table } from './table.js';
 
 export function formatStep(ev: OperationEvent<unknown>): string | undefined {
   if (ev.type !== 'step') return undefined;
@@ -40,14 +41,4 @@ export function formatStatus(status: Status): string {
   out.push(drift.length === 0 ? 'drift: none (kernel matches the desired state)' : `drift: ${drift.length}`);
   for (const d of drift) out.push(`  ${d.kind} ${d.subject}: ${d.reason}`);
   return out.join('\n');
-}
-
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (r: string[]) =>
-    r
-      .map((c, i) => c.padEnd(widths[i] ?? 0))
-      .join('  ')
-      .trimEnd();
-  return [line(header), ...rows.map(line)].join('\n');
 }

@@ -5,6 +5,7 @@
  */
 import { describePort } from '../topology/publish-spec.js';
 import type { State } from '../topology/state.js';
+import { table } from './table.js';
 
 export interface Uplink {
   name: string;
@@ -99,12 +100,5 @@ export function drawBridges(state: State): string {
     for (const [i, e] of eps.entries())
       rows.push([...(i === 0 ? first : ['', '', '']), `${e.hostIfname} -> ${e.container}:${e.ifname} ${e.addresses.join(' ')}`]);
   }
-  const header = ['BRIDGE', 'NETWORK', 'SUBNETS', 'PORTS (host side -> container:ifname addresses)'];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (r: string[]) =>
-    r
-      .map((c, i) => c.padEnd(widths[i] ?? 0))
-      .join('  ')
-      .trimEnd();
-  return [line(header), ...rows.map(line)].join('\n');
+  return table(['BRIDGE', 'NETWORK', 'SUBNETS', 'PORTS (host side -> container:ifname addresses)'], rows);
 }
