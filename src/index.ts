@@ -35,3 +35,4 @@ export { ipMonitor, nftMonitor, netnsEvents, stateFileChanges } from './monitor/
 export { MonitorExitedError } from './monitor/process-lines.js';
 export { FakeRunner, type Call } from './exec/fake-runner.js';
 export type { NamespaceProbe } from './ip/netns.js';
+export { nftFeatures, featuresOf, type NftFeatures } from './nft/features.js';

@@ -1,9 +1,10 @@
 /** Drives the nft binary for one owned table, inside a chosen network namespace. */
-import { isNotFound, SchemaError } from '../errors.js';
+import { isNotFound, NftError, SchemaError } from '../errors.js';
 import type { Runner } from '../exec/runner.js';
 import { NftSession } from './session.js';
 import { WarmNft } from './warm.js';
 import { listingSchema, type Family, type Listing, type NftDocument } from './schema.js';
+import { nftFeatures } from './features.js';
 import { serialize } from './serialize.js';
 
 export { serialize };
@@ -28,11 +29,38 @@ export class NftClient {
     private readonly useSession = false,
   ) {}
 
-  private live(): NftSession | undefined {
-    if (!this.useSession) return undefined;
+  /** Set when the session cannot be used: a version whose marker text is not verified, or an nft built without `-i`. */
+  private noSession = false;
+
+  private async live(): Promise<NftSession | undefined> {
+    if (!this.useSession || this.noSession) return undefined;
+    if (!(await nftFeatures(this.runner)).session) {
+      this.noSession = true;
+      return undefined;
+    }
     if (!this.session?.alive) this.session = new NftSession(this.netns, this.runner);
     return this.session;
   }
+
+  /**
+   * Runs `viaSession` through the session, or `oneShot` without it. A session that ends on its
+   * very first request (nft built without its interactive mode) is given up for the one-shot path.
+   */
+  private async withSession<T>(viaSession: (s: NftSession) => Promise<T>, oneShot: () => Promise<T>, eligible = true): Promise<T> {
+    const session = eligible ? await this.live() : undefined;
+    if (!session) return oneShot();
+    try {
+      return await viaSession(session);
+    } catch (err) {
+      if (!(err instanceof NftError) || err.exitCode !== undefined || this.sessionWorked) throw err;
+      this.noSession = true;
+      return oneShot();
+    } finally {
+      if (session.alive) this.sessionWorked = true;
+    }
+  }
+
+  private sessionWorked = false;
 
   /** The last document validated, as given and as serialized: repairs apply the same one again. */
   private lastValidated: { input: string; text: string } | undefined;
@@ -44,10 +72,15 @@ export class NftClient {
     const input = JSON.stringify(doc);
     const text = this.lastValidated?.input === input ? this.lastValidated.text : serialize(doc);
     this.lastValidated = { input, text };
-    const session = text.length <= SESSION_MAX ? this.live() : undefined;
-    if (session) await session.run(text);
-    else if (this.useSession) await (this.warm ??= new WarmNft(this.netns, this.runner)).apply(text);
-    else await this.runner.run('nft', ['-j', '-f', '-'], { input: text, inputAsFile: true, netns: this.netns });
+    await this.withSession(
+      async (session) => void (await session.run(text)),
+      async () => {
+        // The spare `nft -f` FIFO needs neither the session's marker nor nft's interactive mode.
+        if (this.useSession) await (this.warm ??= new WarmNft(this.netns, this.runner)).apply(text);
+        else await this.runner.run('nft', ['-j', '-f', '-'], { input: text, inputAsFile: true, netns: this.netns });
+      },
+      text.length <= SESSION_MAX,
+    );
   }
 
   async close(): Promise<void> {
@@ -64,10 +97,10 @@ export class NftClient {
   /** Lists only the owned table (or another of nftbridge's, by family); null when it does not exist. */
   async list(family: Family = this.family, table: string = this.table): Promise<Listing | null> {
     try {
-      const session = this.live();
-      const stdout = session
-        ? ((await session.run(JSON.stringify({ nftables: [{ list: { table: { family, name: table } } }] }), true))[0] ?? '')
-        : (await this.runner.run('nft', ['-j', 'list', 'table', family, table], { netns: this.netns })).stdout;
+      const stdout = await this.withSession(
+        async (session) => (await session.run(JSON.stringify({ nftables: [{ list: { table: { family, name: table } } }] }), true))[0] ?? '',
+        async () => (await this.runner.run('nft', ['-j', 'list', 'table', family, table], { netns: this.netns })).stdout,
+      );
       const parsed = listingSchema.safeParse(JSON.parse(stdout));
       if (!parsed.success) throw new SchemaError('nft -j list table', parsed.error.issues);
       return parsed.data;

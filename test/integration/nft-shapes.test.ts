@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { defaultRunner, Firewall, NftClient, NftError, renderRuleset, type NftDocument } from '../../src/index.js';
+import { defaultRunner, Firewall, NftClient, NftError, renderRuleset, type NftDocument, type Runner } from '../../src/index.js';
 import { seedState } from '../../src/demo/seed.js';
 import { Lab } from '../../src/lab/lab.js';
 import { observeDrift } from '../../src/reconcile/observe.js';
@@ -84,6 +84,21 @@ describeKernel('every JSON shape nftbridge emits is accepted by the real nft', (
       expect(await session.list()).toBeNull();
     } finally {
       await session.close();
+    }
+  });
+
+  it('an nft without its interactive mode: the client gives the session up for the one-shot path', async () => {
+    // A runner whose `nft -j -i` ends at once, as an nft built without its CLI does.
+    const broken: Runner = {
+      run: (c, a, o) => defaultRunner.run(c, a, o),
+      spawn: (c, a, o) => (c === 'nft' && a.includes('-i') ? defaultRunner.spawn('false', [], o) : defaultRunner.spawn(c, a, o)),
+    };
+    const client = new NftClient(broken, 'inet', 'nftbridge', Lab.path(lab.host), true);
+    try {
+      await client.apply(renderRuleset(seedState()));
+      expect(await client.list()).not.toBeNull();
+    } finally {
+      await client.close();
     }
   });
 

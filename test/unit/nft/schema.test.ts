@@ -1,5 +1,6 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { featuresOf } from '../../../src/nft/features.js';
 import { documentSchema, listingSchema } from '../../../src/nft/schema.js';
 import { serialize } from '../../../src/nft/client.js';
 import { SchemaError } from '../../../src/errors.js';
@@ -40,5 +41,13 @@ describe('libnftables JSON schemas', () => {
     expect(documentSchema.safeParse(element([[{ concat: ['tcp', { rnage: [1, 2] }] }, 80]])).success).toBe(false);
     expect(documentSchema.safeParse(element([[{ concat: [{ prefix: { addr: '0.0.0.0' } }, 'tcp', 80] }, 80]])).success).toBe(false);
     expect(documentSchema.safeParse({ nftables: [{ add: { chain: { family: 'inet', table: 't' } } }] }).success).toBe(false);
+  });
+});
+
+describe('nft features, by version', () => {
+  it('uses the nft -i session only where its marker text is verified (the 1.0 series)', () => {
+    expect(featuresOf('nftables v1.0.6 (Lester Gooch #5)')).toEqual({ version: '1.0.6', session: true });
+    expect(featuresOf('nftables v1.1.3 (Commodore Bullmoose #4)')).toEqual({ version: '1.1.3', session: false });
+    expect(featuresOf('')).toEqual({ version: 'unknown', session: false });
   });
 });
