@@ -5,7 +5,7 @@
  * nftbridge emits: tables, chains, rules, sets and maps with their elements (nft 1.0.6's
  * `flush table` leaves elements, as the real one does).
  */
-import { canonical } from '../reconcile/drift.js';
+import { canonical } from './canonical.js';
 import { documentSchema, type NftCommand, type NftDocument } from './schema.js';
 import type { Element } from './transaction.js';
 

@@ -4,6 +4,7 @@ import { FAMILY, TABLE } from '../firewall/names.js';
 import type { NftDocument } from '../nft/schema.js';
 import { ensureLinks } from '../reconcile/links.js';
 import { findOrphans, removeOrphans } from '../reconcile/orphans.js';
+import type { Intent } from '../topology/intent.js';
 import { emptyState, type State } from '../topology/state.js';
 import type { HostContext, HostPlan } from './context.js';
 import type { Step } from './operation.js';
@@ -14,9 +15,15 @@ import { saveStep } from './store-steps.js';
 /** Removes what an interrupted operation left (an intent file exists only when its writer died). */
 export async function recoverInterrupted(ctx: HostContext, state: State): Promise<void> {
   const intent = ctx.intents.read();
-  if (!intent) return;
-  await removeOrphans(ctx, findOrphans(state, await ctx.ip.addresses(), ctx.mark, intent, ctx.namespaces));
+  if (intent) await clearOrphans(ctx, state, intent);
+}
+
+/** Finds and removes orphans, then forgets the intent; returns the names removed. */
+async function clearOrphans(ctx: HostContext, state: State, intent: Intent | undefined): Promise<string[]> {
+  const orphans = findOrphans(state, await ctx.ip.addresses(), ctx.mark, intent, ctx.namespaces);
+  await removeOrphans(ctx, orphans);
   ctx.intents.clear();
+  return [...orphans.links, ...orphans.netns];
 }
 
 /**
@@ -46,10 +53,8 @@ export function orphansStep(ctx: HostContext, state: State): Step {
     name: 'orphans',
     detail: 'none',
     run: async () => {
-      const orphans = findOrphans(state, await ctx.ip.addresses(), ctx.mark, ctx.intents.read(), ctx.namespaces);
-      await removeOrphans(ctx, orphans);
-      ctx.intents.clear();
-      if (orphans.links.length + orphans.netns.length > 0) step.detail = `removed ${[...orphans.links, ...orphans.netns].join(' ')}`;
+      const removed = await clearOrphans(ctx, state, ctx.intents.read());
+      if (removed.length > 0) step.detail = `removed ${removed.join(' ')}`;
     },
   };
   return step;

@@ -4,7 +4,10 @@ import type { Listing, NftDocument } from '../nft/schema.js';
 import type { Element } from '../nft/transaction.js';
 import { renderRuleset } from '../firewall/render.js';
 import type { State } from '../topology/state.js';
+import { canonical } from '../nft/canonical.js';
 import type { Orphans } from './orphans.js';
+
+export { canonical };
 
 export type DriftKind = 'table' | 'chain' | 'set' | 'bridge' | 'address' | 'route' | 'endpoint' | 'container' | 'orphan';
 
@@ -24,18 +27,6 @@ export interface TableShape {
 }
 
 const byCanonical = (elems: readonly Element[]) => new Map(elems.map((e) => [canonical(e), e] as const));
-
-/** Key-sorted JSON, so two equal objects always print the same. */
-export function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (value !== null && typeof value === 'object')
-    return `{${Object.keys(value as object)
-      .filter((k) => (value as Record<string, unknown>)[k] !== undefined) // as JSON.stringify does
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`)
-      .join(',')}}`;
-  return JSON.stringify(value);
-}
 
 function emptyShape(): TableShape {
   return { chains: new Map(), rules: new Map(), sets: new Map() };

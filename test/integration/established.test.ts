@@ -16,11 +16,13 @@ const ECHO = `require('net').createServer((s) => s.pipe(s)).listen(7000, () => c
 const CLIENT = `
 const s = require('net').connect(${JSON.stringify({ host: UPLINK.host, port: 17000 })});
 let sent = 0, got = 0, bad = 0, error = null, buf = '';
-s.on('connect', () => { console.log('ready'); setInterval(() => s.write((sent++) + '\\n'), 5); });
+let tick;
+s.on('connect', () => { console.log('ready'); tick = setInterval(() => s.write((sent++) + '\\n'), 5); });
 s.on('data', (d) => { buf += d; let i; while ((i = buf.indexOf('\\n')) >= 0) { if (Number(buf.slice(0, i)) !== got) bad++; got++; buf = buf.slice(i + 1); } });
 s.on('error', (e) => { error = e.code || e.message; });
 s.on('close', () => { error = error || 'closed'; });
-process.on('SIGTERM', () => setTimeout(() => { console.log(JSON.stringify({ sent, got, bad, error })); process.exit(0); }, 300));
+// Sending stops first, so every line sent has the same 300 ms to come back.
+process.on('SIGTERM', () => clearInterval(tick) || setTimeout(() => { console.log(JSON.stringify({ sent, got, bad, error })); process.exit(0); }, 300));
 `;
 
 function start(netns: string, script: string): { child: ChildProcess; ready: Promise<void>; lastLine: Promise<string> } {
