@@ -10,7 +10,6 @@ import { pathExists } from './exec/path-exists.js';
 import { defaultRunner, type Runner } from './exec/runner.js';
 import { Firewall } from './firewall/firewall.js';
 import { FAMILY, TABLE } from './firewall/names.js';
-import { renderRuleset } from './firewall/render.js';
 import { Ip } from './ip/ip.js';
 import { kernelNamespaces, type NamespaceProbe } from './ip/netns.js';
 import type { RulesetEvent, TopologyEvent } from './monitor/events.js';
@@ -30,6 +29,8 @@ import { IntentLog } from './topology/intent.js';
 import { checkContainerName, netnsPath, type ConnectInput, type CreateNetworkInput } from './topology/plan.js';
 import type { Endpoint, Network, PublishedPort, State } from './topology/state.js';
 import { StateStore } from './topology/store.js';
+import { hostFirewallDrift, hostFirewallOptions } from './hostfw/options.js';
+import { HostFirewall, type HostFirewallMode, type HostFirewallReport } from './hostfw/host-firewall.js';
 
 export { describePort } from './topology/publish-spec.js';
 
@@ -46,11 +47,23 @@ export interface HostOptions {
   runner?: Runner;
   /** How namespaces are looked at: the kernel's nsfs by default; a fake's in tests without a kernel. */
   namespaces?: NamespaceProbe;
+  /**
+   * The host firewall integration (README "Host firewalls"): 'auto' (default) detects firewalld,
+   * ufw and other tables' drop policies and lets nftbridge's traffic through them; 'off' leaves
+   * every other table and firewalld alone and marks nothing. Default $NFTBRIDGE_HOST_FIREWALL.
+   */
+  hostFirewall?: HostFirewallMode;
+  /** The mask of the per-network packet marks; default $NFTBRIDGE_MARK_MASK or 0xff000000. */
+  markMask?: number;
+  /** The D-Bus system bus where firewalld is looked for; default $DBUS_SYSTEM_BUS_ADDRESS or the standard socket. */
+  systemBus?: string;
 }
 
 export interface Status {
   state: State;
   drift: Drift[];
+  /** The host firewalls found and nftbridge's integration with them. */
+  hostFirewall: HostFirewallReport;
 }
 
 export const DEFAULT_STATE_DIR = '/var/lib/nftbridge';
@@ -62,6 +75,7 @@ export class Host implements HostContext {
   readonly firewall: Firewall;
   readonly mark: string;
   readonly intents: IntentLog;
+  readonly hostFirewall: HostFirewall;
 
   private constructor(
     readonly runner: Runner,
@@ -71,6 +85,7 @@ export class Host implements HostContext {
     /** Why the state could not be read when the Host was opened, if it could not. */
     private readonly openError: StateFileError | undefined,
     readonly namespaces: NamespaceProbe,
+    hostFirewall: { mode: HostFirewallMode; mask: number; env?: NodeJS.ProcessEnv },
   ) {
     // Long-lived ip and nft processes start without the runner; a runner of one's own (to log,
     // or to script a test) sees every command only if none are used.
@@ -78,7 +93,8 @@ export class Host implements HostContext {
     this.ip = new Ip(runner, netns, persistent);
     this.nsIp = netns === undefined ? this.ip : new Ip(runner, undefined, persistent);
     this.nft = new NftClient(runner, FAMILY, TABLE, netns, persistent);
-    this.firewall = new Firewall(this.nft);
+    this.firewall = new Firewall(this.nft, { markMask: hostFirewall.mode === 'off' ? null : hostFirewall.mask });
+    this.hostFirewall = new HostFirewall(this.nft, { ...hostFirewall, netns });
     this.mark = ownerMark(store.file);
     this.intents = new IntentLog(store.intentFile);
   }
@@ -103,7 +119,10 @@ export class Host implements HostContext {
         throw err;
       },
     );
-    return new Host(options.runner ?? defaultRunner, path, store, openError, options.namespaces ?? kernelNamespaces);
+    return new Host(options.runner ?? defaultRunner, path, store, openError, options.namespaces ?? kernelNamespaces, {
+      ...hostFirewallOptions(options),
+      ...(options.systemBus !== undefined ? { env: { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: options.systemBus } } : {}),
+    });
   }
 
   /** The desired state, once the operations this process has in flight (rollbacks included) are over. */
@@ -119,7 +138,7 @@ export class Host implements HostContext {
   ruleset(): NftDocument {
     const state = this.store.lastKnown();
     if (!state) throw this.openError ?? new NftbridgeError('the state has not been read');
-    return renderRuleset(state);
+    return this.firewall.render(state);
   }
 
   // ---- Observable forms: cold, one event per step, rollback on error or unsubscribe ----------
@@ -194,10 +213,11 @@ export class Host implements HostContext {
   /** Desired state and where the kernel differs from it (orphans of interrupted operations included). */
   async status(): Promise<Status> {
     const state = await this.store.read();
-    return {
-      state,
-      drift: await observeDrift({ ip: this.ip, firewall: this.firewall, namespaces: this.namespaces, owner: ownerOf(this) }, state),
-    };
+    const [drift, hostFirewall] = await Promise.all([
+      observeDrift({ ip: this.ip, firewall: this.firewall, namespaces: this.namespaces, owner: ownerOf(this) }, state),
+      this.hostFirewall.observe(state),
+    ]);
+    return { state, drift: [...drift, ...hostFirewallDrift(hostFirewall)], hostFirewall };
   }
 
   /**
@@ -210,6 +230,7 @@ export class Host implements HostContext {
 
   async close(): Promise<void> {
     await this.store.settled();
+    this.hostFirewall.close();
     await Promise.all([this.firewall.close(), this.ip.close(), this.nsIp.close()]);
   }
 

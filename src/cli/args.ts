@@ -37,6 +37,8 @@ export const OPTION_HELP: Record<string, string> = {
 export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
   netns: { value: true },
   'state-dir': { value: true },
+  'host-firewall': { value: true },
+  'mark-mask': { value: true },
   json: {},
 };
 

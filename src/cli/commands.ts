@@ -1,4 +1,6 @@
 /** Each CLI command: its options, and a thin call into the public API. */
+import { parseHostFirewallMode } from '../hostfw/options.js';
+import { parseMarkMask } from '../hostfw/marks.js';
 import type { Observable } from 'rxjs';
 import { Host, type Status } from '../host.js';
 import type { OperationEvent } from '../ops/operation.js';
@@ -26,6 +28,7 @@ export function statusJson(status: Status) {
     version: STATUS_JSON_VERSION,
     state: { ...state, containers: state.containers.map(({ nsid: _nsid, ...c }) => c) },
     drift: status.drift,
+    hostFirewall: status.hostFirewall,
   };
 }
 
@@ -33,7 +36,14 @@ export const openHost = (args: ParsedArgs) => {
   // NFTBRIDGE_NETNS selects the host namespace as --netns does (as NFTBRIDGE_STATE_DIR does the state).
   const netns = str(args, 'netns') ?? (process.env.NFTBRIDGE_NETNS || undefined);
   const stateDir = str(args, 'state-dir');
-  return Host.open({ ...(netns !== undefined ? { netns } : {}), ...(stateDir !== undefined ? { stateDir } : {}) });
+  const mode = str(args, 'host-firewall');
+  const mask = str(args, 'mark-mask');
+  return Host.open({
+    ...(netns !== undefined ? { netns } : {}),
+    ...(stateDir !== undefined ? { stateDir } : {}),
+    ...(mode !== undefined ? { hostFirewall: parseHostFirewallMode('host-firewall', mode) } : {}),
+    ...(mask !== undefined ? { markMask: parseMarkMask('mark-mask', mask) } : {}),
+  });
 };
 
 /** Runs an operation, printing each step as it happens, then the result. */

@@ -1,4 +1,5 @@
 /** Human-readable output of the CLI; --json prints the same data as JSON instead. */
+import { describeMark } from '../hostfw/marks.js';
 import type { Status } from '../host.js';
 import { describePort } from '../host.js';
 import type { OperationEvent } from '../ops/operation.js';
@@ -38,7 +39,22 @@ export function formatStatus(status: Status): string {
     ),
     '',
   );
+  out.push(...formatHostFirewall(status.hostFirewall, state), '');
   out.push(drift.length === 0 ? 'drift: none (kernel matches the desired state)' : `drift: ${drift.length}`);
   for (const d of drift) out.push(`  ${d.kind} ${d.subject}: ${d.reason}`);
   return out.join('\n');
+}
+
+/** The host firewalls found, what they would block, and nftbridge's way through them. */
+function formatHostFirewall(hf: Status['hostFirewall'], state: Status['state']): string[] {
+  if (hf.mode === 'off') return ['host firewall: integration off (--host-firewall off)'];
+  if (hf.firewalls.length === 0) return [`host firewall: none found (marks ${hf.markMask})`];
+  const out = [`host firewall: ${hf.firewalls.map((f) => `${f.kind} (${f.table})`).join(', ')}; marks within ${hf.markMask}`];
+  for (const f of hf.firewalls)
+    for (const c of f.chains)
+      out.push(`  ${f.table} ${c.chain} (${c.hook}, priority ${c.prio}): ${c.why}${c.integrated ? ', nftbridge let through' : ''}`);
+  if (hf.blocks.length > 0) out.push(`  would block without nftbridge's integration: ${hf.blocks.join(', ')}`);
+  for (const i of hf.integration) out.push(`  in place: ${i}`);
+  for (const n of state.networks) out.push(`  mark of ${n.name}: ${describeMark(n, state, Number(hf.markMask))}`);
+  return out;
 }

@@ -61,6 +61,11 @@ function program(io: Io, done: (code: number) => void): Program {
     .version(version, '--version', 'print the version')
     .option('--netns <name>', 'the host namespace (a name or a path; default $NFTBRIDGE_NETNS, or the current one)')
     .option('--state-dir <dir>', 'where the desired state lives (default $NFTBRIDGE_STATE_DIR or /var/lib/nftbridge)')
+    .option(
+      '--host-firewall <mode>',
+      'auto (default): let nftbridge through firewalld, ufw and drop policies; off: leave them alone (default $NFTBRIDGE_HOST_FIREWALL)',
+    )
+    .option('--mark-mask <mask>', 'bits of the packet mark that carry the network marks (default $NFTBRIDGE_MARK_MASK or 0xff000000)')
     .option('--json', 'machine-readable output')
     .helpCommand('help [COMMAND]', 'help for a command')
     .showSuggestionAfterError(true)

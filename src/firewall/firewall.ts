@@ -6,14 +6,22 @@ import type { Element } from '../nft/transaction.js';
 import type { Endpoint, PublishedPort, State } from '../topology/state.js';
 import { endpointElements, spoofTransaction } from './antispoof.js';
 import { familyOfSet, SPOOF_FAMILY, TABLE } from './names.js';
-import { ownedTransaction, portElements, renderRuleset } from './render.js';
+import { ownedTransaction, portElements, type RenderOptions, renderRuleset } from './render.js';
 
 export class Firewall {
-  constructor(readonly nft: NftClient) {}
+  constructor(
+    readonly nft: NftClient,
+    readonly renderOptions: RenderOptions = {},
+  ) {}
+
+  /** The document for `state` with this host's options (the mark mask). */
+  render(state: State): NftDocument {
+    return renderRuleset(state, this.renderOptions);
+  }
 
   /** One transaction that replaces the table's contents; returns the document applied. */
   async rebuild(state: State): Promise<NftDocument> {
-    const doc = renderRuleset(state);
+    const doc = this.render(state);
     try {
       await this.nft.apply(doc);
     } catch (err) {

@@ -28,6 +28,8 @@ export const CHAIN = {
   rawPrerouting: 'raw_prerouting',
   dnat4: 'dnat4',
   dnat6: 'dnat6',
+  /** Where every accept of forward and input goes: the packet gets its network's mark. */
+  accept: 'mark_accept',
 } as const;
 
 /**

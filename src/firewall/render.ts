@@ -7,6 +7,7 @@ import type { Network, PublishedPort, State } from '../topology/state.js';
 import * as e from '../nft/expr.js';
 import type { Expr, NftDocument } from '../nft/schema.js';
 import { Transaction, type Element, type MapSpec } from '../nft/transaction.js';
+import { DEFAULT_MARK_MASK, markValue, networkMarks } from '../hostfw/marks.js';
 import { renderAntispoof } from './antispoof.js';
 import { CHAIN, FAMILY, PORT_MAP_KINDS, portMapName, SET_BRIDGES, SET_GATEWAYS, TABLE, type PortMapKind } from './names.js';
 
@@ -79,11 +80,40 @@ function declare(tx: Transaction): void {
   tx.addChain({ name: CHAIN.prerouting, type: 'nat', hook: 'prerouting', prio: -100, policy: 'accept' });
   tx.addChain({ name: CHAIN.output, type: 'nat', hook: 'output', prio: -100, policy: 'accept' });
   tx.addChain({ name: CHAIN.postrouting, type: 'nat', hook: 'postrouting', prio: 100, policy: 'accept' });
-  tx.addChain({ name: CHAIN.forward, type: 'filter', hook: 'forward', prio: 0, policy: 'accept' });
-  tx.addChain({ name: CHAIN.input, type: 'filter', hook: 'input', prio: 0, policy: 'accept' });
+  // Forward and input run before any other table's filter chains (iptables, firewalld, a
+  // hand-written inet filter sit at 0 or +10): what nftbridge accepts is marked before they look.
+  tx.addChain({ name: CHAIN.forward, type: 'filter', hook: 'forward', prio: FILTER_PRIO, policy: 'accept' });
+  tx.addChain({ name: CHAIN.input, type: 'filter', hook: 'input', prio: FILTER_PRIO, policy: 'accept' });
   tx.addChain({ name: CHAIN.rawPrerouting, type: 'filter', hook: 'prerouting', prio: -300, policy: 'accept' });
   tx.addChain({ name: CHAIN.dnat4 });
   tx.addChain({ name: CHAIN.dnat6 });
+  tx.addChain({ name: CHAIN.accept });
+}
+
+/** Priority of the forward and input chains (and so of the marks): before every usual filter chain. */
+export const FILTER_PRIO = -200;
+
+export interface RenderOptions {
+  /** The mask of the per-network marks (hostfw/marks.ts); null marks nothing (`--host-firewall off`). */
+  markMask?: number | null;
+}
+
+/**
+ * The one place a packet is accepted on the forward and input hooks: it leaves with its network's
+ * mark (by the bridge it came in on or goes out to), which the host firewall's rule accepts.
+ * Traffic of no bridge is accepted unmarked: the host firewall alone decides about it.
+ */
+function acceptRules(tx: Transaction, nets: Network[], state: State, mask: number | null): void {
+  if (mask !== null) {
+    const ids = networkMarks(state);
+    const keep = (~mask >>> 0) as number;
+    for (const net of nets) {
+      const value = markValue(ids.get(net.name) ?? 0, mask);
+      const set = e.setMark(keep, value);
+      for (const dir of ['iifname', 'oifname'] as const) tx.addRule(CHAIN.accept, [e.match(e.meta(dir), net.bridge), set, e.accept]);
+    }
+  }
+  tx.addRule(CHAIN.accept, [e.accept]);
 }
 
 const LOOPBACK = { 4: e.prefix('127.0.0.0', 8), 6: '::1' } as const;
@@ -152,22 +182,36 @@ function forwardRules(tx: Transaction, nets: Network[]): void {
       tx.addRule(CHAIN.forward, [e.match(e.meta('iifname'), net.bridge), e.match(e.meta('oifname'), net.bridge, '!='), e.drop]);
   // Every packet of every forwarded connection passes here: established traffic (both ways) is
   // settled by the first rule, so only a connection's first packet reads further.
-  tx.addRule(CHAIN.forward, [e.match(e.ct('state'), ['established', 'related'], 'in'), e.accept]);
-  tx.addRule(CHAIN.forward, [toBridges, e.match(e.ct('status'), 'dnat', 'in'), e.accept]);
+  tx.addRule(CHAIN.forward, [e.match(e.ct('state'), ['established', 'related'], 'in'), e.goto(CHAIN.accept)]);
+  tx.addRule(CHAIN.forward, [toBridges, e.match(e.ct('status'), 'dnat', 'in'), e.goto(CHAIN.accept)]);
   // Routed traffic between containers of one bridge: allowed, unless the network has ICC off
   // (bridged traffic between its ports is stopped by port isolation).
   for (const net of nets)
     tx.addRule(CHAIN.forward, [
       e.match(e.meta('iifname'), net.bridge),
       e.match(e.meta('oifname'), net.bridge),
-      net.icc ? e.accept : e.drop,
+      net.icc ? e.goto(CHAIN.accept) : e.drop,
     ]);
   // Anything else towards a bridge (another network, or a machine routing the subnet here) is dropped.
   tx.addRule(CHAIN.forward, [toBridges, e.drop]);
+  // What is left from a bridge is egress (internal networks were stopped above): accepted, marked.
+  if (nets.length > 0) tx.addRule(CHAIN.forward, [e.match(e.meta('iifname'), `@${SET_BRIDGES}`), e.goto(CHAIN.accept)]);
 }
 
-/** A container may talk to its own gateway, never to another network's. */
+/**
+ * A container may talk to its own gateway, never to another network's. What the host needs from
+ * its bridges (replies to its own connections, localhost publishing's included, and IPv6 neighbour
+ * discovery) is marked; any other container-to-host traffic is left to the host firewall.
+ */
 function inputRules(tx: Transaction, nets: Network[]): void {
+  if (nets.length === 0) return;
+  const fromBridges = e.match(e.meta('iifname'), `@${SET_BRIDGES}`);
+  tx.addRule(CHAIN.input, [fromBridges, e.match(e.ct('state'), ['established', 'related'], 'in'), e.goto(CHAIN.accept)]);
+  tx.addRule(CHAIN.input, [
+    fromBridges,
+    e.match(e.payload('icmpv6', 'type'), e.anonSet(['nd-neighbor-solicit', 'nd-neighbor-advert'])),
+    e.goto(CHAIN.accept),
+  ]);
   if (nets.length < 2) return;
   for (const net of nets)
     for (const fam of FAMILIES)
@@ -209,7 +253,7 @@ export function sortPorts(ports: readonly PublishedPort[]): PublishedPort[] {
 /** Starts a transaction on the owned table. */
 export const ownedTransaction = () => new Transaction(FAMILY, TABLE);
 
-export function renderRuleset(state: State): NftDocument {
+export function renderRuleset(state: State, options: RenderOptions = {}): NftDocument {
   const nets = [...state.networks].sort(byName);
   const tx = ownedTransaction().addTable().flushTable();
   declare(tx);
@@ -217,6 +261,7 @@ export function renderRuleset(state: State): NftDocument {
   natRules(tx, nets);
   forwardRules(tx, nets);
   inputRules(tx, nets);
+  acceptRules(tx, nets, state, options.markMask === undefined ? DEFAULT_MARK_MASK : options.markMask);
   elements(tx, state, nets);
   return { nftables: [...tx.toDocument().nftables, ...renderAntispoof(state)] };
 }

@@ -52,5 +52,7 @@ export const rulesetEventSchema = z.object({
   /** table, chain, rule, set, map, element, …; "unknown" when nft printed something unparseable. */
   object: z.string(),
   name: z.string().optional(),
+  /** Set for another table's change (a host firewall's reload, say): "family table". */
+  foreign: z.string().optional(),
 });
 export type RulesetEvent = z.infer<typeof rulesetEventSchema>;

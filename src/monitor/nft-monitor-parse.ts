@@ -11,6 +11,9 @@ const lineSchema = z.record(
   z.record(z.string(), z.looseObject({ family: z.string().optional(), table: z.string().optional(), name: z.string().optional() })),
 );
 
+const FOREIGN_OBJECTS = new Set(['table', 'chain', 'rule']);
+const FOREIGN_FAMILIES = new Set(['ip', 'ip6', 'inet']);
+
 export function parseNftMonitorLine(line: string, family: string, table: string): RulesetEvent | undefined {
   const text = line.trim();
   if (text === '') return undefined;
@@ -25,8 +28,15 @@ export function parseNftMonitorLine(line: string, family: string, table: string)
   const [action, objects] = Object.entries(parsed.data)[0] ?? [];
   const [object, body] = Object.entries(objects ?? {})[0] ?? [];
   // nftbridge's anti-spoofing table has the same name in the bridge family.
-  if (!action || !object || !body || (body.family !== family && body.family !== 'bridge')) return undefined;
-  const ours = object === 'table' ? body.name === table : body.table === table;
-  if (!ours) return undefined;
+  if (!action || !object || !body) return undefined;
+  const ownFamily = body.family === family || body.family === 'bridge';
+  const ours = ownFamily && (object === 'table' ? body.name === table : body.table === table);
+  if (!ours) {
+    // Another table's tables, chains and rules (a firewall reloading, an admin's edit) matter to
+    // the host firewall integration; its sets and elements (fail2ban's bans, say) do not.
+    if (!FOREIGN_OBJECTS.has(object) || !FOREIGN_FAMILIES.has(body.family ?? '')) return undefined;
+    const foreignTable = object === 'table' ? body.name : body.table;
+    return rulesetEventSchema.parse({ type: 'ruleset', action, object, foreign: `${body.family} ${foreignTable ?? ''}`.trim() });
+  }
   return rulesetEventSchema.parse({ type: 'ruleset', action, object, ...(body.name ? { name: body.name } : {}) });
 }

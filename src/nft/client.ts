@@ -3,7 +3,7 @@ import { isNotFound, NftError, SchemaError } from '../errors.js';
 import type { Runner } from '../exec/runner.js';
 import { NftSession } from './session.js';
 import { WarmNft } from './warm.js';
-import { listingSchema, type Family, type Listing, type NftDocument } from './schema.js';
+import { type ChainObj, listingSchema, type Family, type Listing, type NftDocument } from './schema.js';
 import { nftFeatures } from './features.js';
 import { serialize } from './serialize.js';
 
@@ -108,6 +108,20 @@ export class NftClient {
       if (isNotFound(err)) return null;
       throw err;
     }
+  }
+
+  /** Every chain of every table (no rules): what the host firewall detection starts from. */
+  async listChains(): Promise<ChainObj[]> {
+    const stdout = await this.withSession(
+      async (session) => (await session.run(JSON.stringify({ nftables: [{ list: { chains: null } }] }), true))[0] ?? '',
+      async () => (await this.runner.run('nft', ['-j', 'list', 'chains'], { netns: this.netns })).stdout,
+    );
+    const parsed = listingSchema.safeParse(JSON.parse(stdout));
+    if (!parsed.success) throw new SchemaError('nft -j list chains', parsed.error.issues);
+    const out: ChainObj[] = [];
+    for (const item of parsed.data.nftables)
+      if ('chain' in item && item.chain && typeof item.chain === 'object') out.push(item.chain as ChainObj);
+    return out;
   }
 
   /** Removes the owned table (or another of nftbridge's); a table that is already gone is not an error. */

@@ -16,6 +16,14 @@ export const accept: KnownStatement = { accept: null };
 export const drop: KnownStatement = { drop: null };
 export const masquerade: KnownStatement = { masquerade: null };
 export const jump = (target: string): KnownStatement => ({ jump: { target } });
+/**
+ * `meta mark set meta mark & keep | value`: other bits survive. The AND operand is written as nft
+ * lists it back (keep | value, the same result), so the rule compares equal in drift checks.
+ */
+export const setMark = (keep: number, value: number): KnownStatement => ({
+  mangle: { key: meta('mark'), value: { '|': [{ '&': [meta('mark'), (keep | value) >>> 0] }, value] } },
+});
+export const goto = (target: string): KnownStatement => ({ goto: { target } });
 export const dnatViaMaps = (family: 'ip' | 'ip6', key: Expr, addrMap: string, portMap: string): KnownStatement => ({
   dnat: { family, addr: mapLookup(key, `@${addrMap}`), port: mapLookup(key, `@${portMap}`) },
 });

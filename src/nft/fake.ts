@@ -59,6 +59,16 @@ export class FakeNft {
     return { nftables: out };
   }
 
+  /** `nft -j list chains`: every chain of every table, without rules. */
+  listChains(): { nftables: unknown[] } {
+    const out: unknown[] = [{ metainfo: { version: 'fake', json_schema_version: 1 } }];
+    for (const [key, t] of this.tables) {
+      const [family, table] = key.split(' ');
+      for (const [name, c] of t.chains) out.push({ chain: { family, table, name, ...c.spec } });
+    }
+    return { nftables: out };
+  }
+
   deleteTable(family: string, name: string): void {
     if (!this.tables.delete(`${family} ${name}`)) fail('No such file or directory');
   }

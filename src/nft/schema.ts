@@ -18,7 +18,9 @@ export type Expr =
   | { prefix: { addr: string; len: number } }
   | { range: [Expr, Expr] }
   | { set: Expr[] | Expr }
-  | { map: { key: Expr; data: Expr } };
+  | { map: { key: Expr; data: Expr } }
+  | { '&': [Expr, Expr] }
+  | { '|': [Expr, Expr] };
 
 const scalarSchema = z.union([z.string(), z.number(), z.boolean()]);
 // Element keys of published-port maps: by far the most numerous expressions, checked first.
@@ -46,6 +48,8 @@ export const exprSchema: z.ZodType<Expr> = z.lazy(() =>
     z.strictObject({ range: z.tuple([exprSchema, exprSchema]) }),
     z.strictObject({ set: z.union([z.array(exprSchema), exprSchema]) }),
     z.strictObject({ map: z.strictObject({ key: exprSchema, data: exprSchema }) }),
+    z.strictObject({ '&': z.tuple([exprSchema, exprSchema]) }),
+    z.strictObject({ '|': z.tuple([exprSchema, exprSchema]) }),
   ]),
 );
 
@@ -63,6 +67,7 @@ export const knownStatementSchema = z.union([
   z.strictObject({
     dnat: z.strictObject({ family: z.enum(['ip', 'ip6']).optional(), addr: exprSchema, port: exprSchema.optional() }),
   }),
+  z.strictObject({ mangle: z.strictObject({ key: exprSchema, value: exprSchema }) }),
   z.strictObject({
     snat: z.strictObject({ family: z.enum(['ip', 'ip6']).optional(), addr: exprSchema, port: exprSchema.optional() }),
   }),
@@ -92,6 +97,8 @@ export const ruleSchema = z.object({
   table: z.string(),
   chain: z.string(),
   handle: z.number().optional(),
+  /** With `insert`: the rule goes before the one of this handle (at the top without it). */
+  position: z.number().optional(),
   comment: z.string().optional(),
   expr: z.array(statementSchema),
 });
@@ -164,6 +171,8 @@ export type NftObject = z.infer<typeof objectSchema>;
 
 /** Flushing or deleting names an object; its type and contents are not repeated. */
 const namedSchema = z.object({ family: familySchema, table: z.string(), name: z.string() });
+/** A rule is deleted by its handle. */
+const ruleRefSchema = z.object({ family: familySchema, table: z.string(), chain: z.string(), handle: z.number() });
 export const flushObjectSchema = z.union([
   z.strictObject({ table: tableSchema }),
   z.strictObject({ chain: namedSchema }),
@@ -175,7 +184,8 @@ export const commandSchema = z.union([
   z.strictObject({ add: objectSchema }),
   z.strictObject({ create: objectSchema }),
   z.strictObject({ flush: flushObjectSchema }),
-  z.strictObject({ delete: objectSchema }),
+  z.strictObject({ delete: z.union([objectSchema, z.strictObject({ rule: ruleRefSchema })]) }),
+  z.strictObject({ insert: z.strictObject({ rule: ruleSchema }) }),
 ]);
 export type NftCommand = z.infer<typeof commandSchema>;
 

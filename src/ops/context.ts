@@ -4,6 +4,7 @@
  */
 import type { Runner } from '../exec/runner.js';
 import type { Firewall } from '../firewall/firewall.js';
+import type { HostFirewall } from '../hostfw/host-firewall.js';
 import type { Ip } from '../ip/ip.js';
 import type { NamespaceProbe } from '../ip/netns.js';
 import type { Intent, IntentLog } from '../topology/intent.js';
@@ -27,6 +28,8 @@ export interface HostContext {
   readonly intents: IntentLog;
   /** How namespaces are looked at (the kernel's nsfs, or a fake's). */
   readonly namespaces: NamespaceProbe;
+  /** firewalld, ufw and other tables' drop policies, and nftbridge's way through them. */
+  readonly hostFirewall: HostFirewall;
 }
 
 /** An operation planned against the state: its steps, its result, and what it will create. */

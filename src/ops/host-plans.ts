@@ -1,5 +1,4 @@
 /** Whole-host operations: apply (converge to the state), down (remove everything), and orphan recovery. */
-import { renderRuleset } from '../firewall/render.js';
 import { FAMILY, TABLE } from '../firewall/names.js';
 import type { NftDocument } from '../nft/schema.js';
 import { ensureLinks } from '../reconcile/links.js';
@@ -9,6 +8,7 @@ import { emptyState, type State } from '../topology/state.js';
 import type { HostContext, HostPlan } from './context.js';
 import type { Step } from './operation.js';
 import { markArgs } from './ownership.js';
+import { hostFirewallStep } from './host-firewall-step.js';
 import { removeLinksStep, removeNetnsStep } from './steps.js';
 import { saveStep } from './store-steps.js';
 
@@ -67,8 +67,9 @@ export function applyPlan(ctx: HostContext, state: State): HostPlan<NftDocument>
     orphansStep(ctx, state),
     { name: 'links', detail: 'bridges and endpoints', run: () => ensureLinks(ctx, state, { recreateNamespaces: true }) },
     { name: 'firewall', detail: `rebuild table ${FAMILY} ${TABLE}`, run: async () => void (doc = await ctx.firewall.rebuild(state)) },
+    hostFirewallStep(ctx, state),
   ];
-  return { steps, result: () => doc ?? renderRuleset(state) };
+  return { steps, result: () => doc ?? ctx.firewall.render(state) };
 }
 
 /**
@@ -78,7 +79,11 @@ export function applyPlan(ctx: HostContext, state: State): HostPlan<NftDocument>
  * step left is an orphan (marked) that `status` reports and `apply` or `down` removes.
  */
 export function downPlan(ctx: HostContext, state: State): HostPlan<State> {
-  const steps: Step[] = [{ name: 'firewall', detail: `delete tables ${TABLE}`, run: () => ctx.firewall.remove() }, orphansStep(ctx, state)];
+  const steps: Step[] = [
+    { name: 'firewall', detail: `delete tables ${TABLE}`, run: () => ctx.firewall.remove() },
+    hostFirewallStep(ctx, emptyState()),
+    orphansStep(ctx, state),
+  ];
   if (state.endpoints.length > 0)
     steps.push(
       removeLinksStep(

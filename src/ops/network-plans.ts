@@ -5,11 +5,13 @@ import { checkHostOverlap } from '../topology/host-overlap.js';
 import { findNetwork, planNetwork, type CreateNetworkInput } from '../topology/plan.js';
 import type { Network, State } from '../topology/state.js';
 import type { HostContext, HostPlan } from './context.js';
+import { allocateMark } from '../hostfw/marks.js';
+import { hostFirewallStep } from './host-firewall-step.js';
 import { bridgeStep, forwardingStep, removeLinksStep } from './steps.js';
 import { rebuildStep, saveStep } from './store-steps.js';
 
 export async function createNetworkPlan(ctx: HostContext, state: State, input: CreateNetworkInput): Promise<HostPlan<Network>> {
-  const net = planNetwork(state, input);
+  const net: Network = { ...planNetwork(state, input), ...networkMark(ctx, state) };
   // The host's own addresses and routes, and its links: a subnet the host already reaches, or a
   // bridge name in use, is refused before anything changes.
   const [links, routes4, routes6] = await Promise.all([ctx.ip.addresses(), ctx.ip.routes(4), ctx.ip.routes(6)]);
@@ -22,6 +24,7 @@ export async function createNetworkPlan(ctx: HostContext, state: State, input: C
       bridgeStep(ctx.runner, ctx.ip, net, ctx.mark),
       forwardingStep(ctx.runner, ctx.netns, families),
       rebuildStep(ctx.firewall, state, next),
+      hostFirewallStep(ctx, next, state),
       saveStep(ctx.store, state, next),
     ],
     result: () => net,
@@ -37,9 +40,21 @@ export function removeNetworkPlan(ctx: HostContext, state: State, name: string):
   return {
     steps: [
       rebuildStep(ctx.firewall, state, next),
+      hostFirewallStep(ctx, next, state),
       removeLinksStep(ctx.ip, [net.bridge], 'bridge', ctx.mark),
       saveStep(ctx.store, state, next),
     ],
     result: () => net,
   };
+}
+
+/** The new network's number within the mark mask (none when the integration is off and no number is free). */
+function networkMark(ctx: HostContext, state: State): { mark?: number } {
+  const { enabled, options } = ctx.hostFirewall;
+  if (enabled) return { mark: allocateMark(state, options.mask) };
+  try {
+    return { mark: allocateMark(state, options.mask) };
+  } catch {
+    return {};
+  }
 }

@@ -9,6 +9,7 @@ import type { HostContext } from '../ops/context.js';
 import type { RulesetEvent, TopologyEvent } from '../monitor/events.js';
 import type { ChildInfo } from '../monitor/process-lines.js';
 import { ipMonitor, netnsEvents, nftMonitor, stateFileChanges } from '../monitor/sources.js';
+import { firewalldSignals } from '../hostfw/signals.js';
 import { converge, type ConvergeResult } from './converge.js';
 import { convergeLoop, resilient, resync, type BackoffOptions, type Trigger } from './pipeline.js';
 
@@ -77,7 +78,13 @@ export class Controller {
         tap((e) => {
           if (!isTrigger(e)) this.hooks.emit('topology', e);
         }),
-        map((e) => (isTrigger(e) ? e : { source: name, detail: e.type })),
+        map((e) =>
+          isTrigger(e)
+            ? e
+            : e.type === 'ruleset' && e.foreign
+              ? { source: 'host-firewall', detail: e.foreign }
+              : { source: name, detail: e.type },
+        ),
       );
     const triggers = merge(
       events(
@@ -91,6 +98,9 @@ export class Controller {
       events(
         'netns',
         guard('netns', () => netnsEvents(this.opts.netnsDir)),
+      ),
+      guard('firewalld', () =>
+        firewalldSignals(this.host.hostFirewall, scheduler).pipe(map((detail): Trigger => ({ source: 'firewalld', detail }))),
       ),
       guard('state', () => stateFileChanges(this.host.store.file, this.host.store.journal).pipe(map((): Trigger => ({ source: 'state' })))),
       resync(this.opts.resyncMs, scheduler),

@@ -2,7 +2,6 @@
  * One convergence: read the desired state, look at the kernel once, and if anything differs repair
  * links and rebuild the table in at most one nft transaction. Nothing is written when nothing differs.
  */
-import { renderRuleset } from '../firewall/render.js';
 import type { Hooks } from '../hooks/hooks.js';
 import { containerPresent } from '../ip/netns.js';
 import { ownerOf, type HostContext } from '../ops/context.js';
@@ -13,6 +12,7 @@ import { ensureLinks } from './links.js';
 import { observeAll, type Observation } from './observe.js';
 import { removeOrphans } from './orphans.js';
 import type { Trigger } from './pipeline.js';
+import { hostFirewallDrift } from '../hostfw/options.js';
 
 export interface ConvergeResult {
   changed: boolean;
@@ -49,8 +49,10 @@ export async function converge(ctx: HostContext, hooks: Hooks, reasons: Trigger[
     const seen: TableObservation & Partial<Observation> = tableOnly
       ? await observeTable(ctx, effective)
       : await observeAll({ ip: ctx.ip, firewall: ctx.firewall, namespaces: ctx.namespaces, owner: ownerOf(ctx, state) }, effective);
+    // A host firewall is looked at unless only the owned table changed (the fast repair path).
+    const hostFirewall = tableOnly ? undefined : await ctx.hostFirewall.observe(state);
     // A vanished container is expected, not drift to repair: the state keeps it for its return.
-    const drift = seen.drift.filter((d) => d.kind !== 'container');
+    const drift = [...seen.drift.filter((d) => d.kind !== 'container'), ...(hostFirewall ? hostFirewallDrift(hostFirewall) : [])];
     const report = { reasons, drift };
     if (drift.length === 0) {
       hooks.emit('idle', report);
@@ -63,7 +65,7 @@ export async function converge(ctx: HostContext, hooks: Hooks, reasons: Trigger[
     const repair = tableDrift ? elementRepair(seen.want, seen.have) : undefined;
     let document: NftDocument | undefined;
     if (repair) document = ctx.firewall.elementChanges(repair);
-    else if (tableDrift) document = renderRuleset(effective);
+    else if (tableDrift) document = ctx.firewall.render(effective);
     hooks.emit('plan', { ...report, links, ...(document ? { document } : {}) });
     // Orphans of an interrupted operation go first: a leftover veth may still hold an address.
     if (seen.orphans && seen.orphans.links.length + seen.orphans.netns.length > 0) await removeOrphans(ctx, seen.orphans);
@@ -71,6 +73,8 @@ export async function converge(ctx: HostContext, hooks: Hooks, reasons: Trigger[
     if (links) await ensureLinks(ctx, effective, seen.links ? { links: seen.links } : {});
     if (document && repair) await ctx.firewall.nft.apply(document).catch(() => ctx.firewall.rebuild(effective));
     else if (document) await ctx.firewall.rebuild(effective);
+    // After the table: the rules let through what the table marks.
+    if (drift.some((d) => d.kind === 'host-firewall')) await ctx.hostFirewall.sync(state);
     hooks.emit('applied', { ...report, durationMs: performance.now() - started, ...(document ? { document } : {}) });
     return { changed: true, drift, absent: [...absent], ...(document ? { document } : {}) };
   });

@@ -2,14 +2,13 @@
 import type { Firewall } from '../firewall/firewall.js';
 import type { Listing, NftDocument } from '../nft/schema.js';
 import type { Element } from '../nft/transaction.js';
-import { renderRuleset } from '../firewall/render.js';
 import type { State } from '../topology/state.js';
 import { canonical } from '../nft/canonical.js';
 import type { Orphans } from './orphans.js';
 
 export { canonical };
 
-export type DriftKind = 'table' | 'chain' | 'set' | 'bridge' | 'address' | 'route' | 'endpoint' | 'container' | 'orphan';
+export type DriftKind = 'table' | 'chain' | 'set' | 'bridge' | 'address' | 'route' | 'endpoint' | 'container' | 'orphan' | 'host-firewall';
 
 export interface Drift {
   kind: DriftKind;
@@ -147,9 +146,9 @@ export interface TableObservation {
 }
 
 /** Only the owned table differs from `state`? (One nft listing, no link reads.) */
-export async function observeTable(ctx: { firewall: Pick<Firewall, 'list'> }, state: State): Promise<TableObservation> {
+export async function observeTable(ctx: { firewall: Pick<Firewall, 'list' | 'render'> }, state: State): Promise<TableObservation> {
   const listing = await ctx.firewall.list();
-  const want = shapeOfDocument(renderRuleset(state));
+  const want = shapeOfDocument(ctx.firewall.render(state));
   const have = listing ? shapeOfListing(listing) : null;
   if (state.networks.length === 0 && !listing) return { drift: [], want, have };
   return { drift: diffTables(want, have), want, have };

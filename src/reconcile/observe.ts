@@ -35,7 +35,7 @@ const orphanDrift = (o: Orphans): Drift[] => [
 /** Reads the kernel once (tables, links, addresses, routes) and lists every difference from `state`. */
 export interface ObserveContext {
   ip: Ip;
-  firewall: Pick<Firewall, 'list'>;
+  firewall: Pick<Firewall, 'list' | 'render'>;
   namespaces?: NamespaceProbe;
   owner?: OwnerContext;
 }

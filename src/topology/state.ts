@@ -20,6 +20,8 @@ export const networkSchema = z.object({
   labels: z.record(z.string(), z.string()).optional(),
   /** When it was created (ISO 8601). */
   created: z.string().optional(),
+  /** Its number within the packet-mark mask (hostfw/marks.ts); absent in states from before marks. */
+  mark: z.number().int().positive().optional(),
 });
 export type Network = z.infer<typeof networkSchema>;
 

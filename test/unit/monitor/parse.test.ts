@@ -88,11 +88,24 @@ describe('nft -j monitor parser (real output)', () => {
     expect(events.filter((e) => e.action === 'delete' && e.object === 'table')).toHaveLength(2); // flush ruleset, delete table
   });
 
-  it('drops other tables and families, and flags unparseable lines about the table', () => {
-    expect(parseNftMonitorLine('{"add": {"table": {"family": "ip", "name": "nftbridge"}}}', 'inet', 'nftbridge')).toBeUndefined();
+  it("marks other tables' tables, chains and rules as foreign, drops their sets and elements, and flags unparseable lines about the table", () => {
+    expect(parseNftMonitorLine('{"add": {"table": {"family": "ip", "name": "nftbridge"}}}', 'inet', 'nftbridge')).toEqual({
+      type: 'ruleset',
+      action: 'add',
+      object: 'table',
+      foreign: 'ip nftbridge',
+    });
+    expect(parseNftMonitorLine('{"add": {"rule": {"family": "inet", "table": "filter", "chain": "x"}}}', 'inet', 'nftbridge')).toEqual({
+      type: 'ruleset',
+      action: 'add',
+      object: 'rule',
+      foreign: 'inet filter',
+    });
+    // fail2ban's bans and firewalld's ipsets come and go all day: not a reason to look.
     expect(
-      parseNftMonitorLine('{"add": {"rule": {"family": "inet", "table": "filter", "chain": "x"}}}', 'inet', 'nftbridge'),
+      parseNftMonitorLine('{"add": {"element": {"family": "inet", "table": "f2b", "name": "ban", "elem": [1]}}}', 'inet', 'nftbridge'),
     ).toBeUndefined();
+    expect(parseNftMonitorLine('{"add": {"table": {"family": "arp", "name": "x"}}}', 'inet', 'nftbridge')).toBeUndefined();
     expect(
       parseNftMonitorLine(
         '{"add": {"element": {"family": "inet", "table": "nftbridge", "name": "pub4_port", "elem": [???',

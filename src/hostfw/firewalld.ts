@@ -1,0 +1,261 @@
+/**
+ * firewalld through its D-Bus API (dbus-next, plain method calls: no introspection round trips).
+ * nftbridge keeps a zone of its own holding its bridges and a policy accepting what comes in from
+ * that zone, both runtime and permanent, so the networks keep working across `firewall-cmd
+ * --reload` and a firewalld restart with no nftbridge process running. The default zone and every
+ * other zone are never changed.
+ */
+import { existsSync } from 'node:fs';
+import dbus from 'dbus-next';
+import { Observable } from 'rxjs';
+
+export const FIREWALLD_NAME = 'org.fedoraproject.FirewallD1';
+const PATH = '/org/fedoraproject/FirewallD1';
+const CONFIG_PATH = '/org/fedoraproject/FirewallD1/config';
+const IFACE = FIREWALLD_NAME;
+const IFACE_ZONE = `${IFACE}.zone`;
+const IFACE_POLICY = `${IFACE}.policy`;
+const IFACE_CONFIG = `${IFACE}.config`;
+const IFACE_CONFIG_ZONE = `${IFACE}.config.zone`;
+const IFACE_CONFIG_POLICY = `${IFACE}.config.policy`;
+
+/** nftbridge's zone and policy in firewalld. */
+export const ZONE = 'nftbridge';
+export const POLICY = 'nftbridge-forward';
+
+export const DEFAULT_SYSTEM_BUS = 'unix:path=/run/dbus/system_bus_socket';
+
+/** The system bus address: DBUS_SYSTEM_BUS_ADDRESS, or the standard socket. */
+export const systemBusAddress = (env: NodeJS.ProcessEnv = process.env): string => env.DBUS_SYSTEM_BUS_ADDRESS || DEFAULT_SYSTEM_BUS;
+
+/** The socket path of a `unix:path=` address, to see whether a bus is there before connecting. */
+export const socketPath = (address: string): string | undefined => /(?:^|;)unix:path=([^,;]+)/.exec(address)?.[1];
+
+export interface FirewalldState {
+  /** Runtime: the zone and the policy exist, and which bridges are in the zone. */
+  runtime: { zone: boolean; policy: boolean; interfaces: string[] };
+  permanent: { zone: boolean; policy: boolean; interfaces: string[] };
+}
+
+export class FirewalldError extends Error {}
+
+/** One connection to the system bus, for one firewalld. */
+export class Firewalld {
+  private constructor(private readonly bus: dbus.MessageBus) {}
+
+  /** Connects when a bus is there and firewalld owns its name on it; undefined otherwise. */
+  static async connect(address: string, timeoutMs = 1000): Promise<Firewalld | undefined> {
+    const path = socketPath(address);
+    if (path !== undefined && !existsSync(path)) return undefined;
+    const bus = dbus.sessionBus({ busAddress: address });
+    // A bus that refuses the connection reports it as an event; without a listener it would throw.
+    bus.on('error', () => undefined);
+    const client = new Firewalld(bus);
+    try {
+      const owned = await withTimeout(client.nameHasOwner(), timeoutMs);
+      if (owned) return client;
+    } catch {
+      // No bus, or it refused us: firewalld cannot be reached, so it is not managed.
+    }
+    client.close();
+    return undefined;
+  }
+
+  close(): void {
+    this.bus.disconnect();
+  }
+
+  private async call(path: string, iface: string, member: string, signature = '', body: unknown[] = []): Promise<unknown[]> {
+    const reply = await this.bus.call(new dbus.Message({ destination: FIREWALLD_NAME, path, interface: iface, member, signature, body }));
+    return reply?.body ?? [];
+  }
+
+  private async nameHasOwner(): Promise<boolean> {
+    const reply = await this.bus.call(
+      new dbus.Message({
+        destination: 'org.freedesktop.DBus',
+        path: '/org/freedesktop/DBus',
+        interface: 'org.freedesktop.DBus',
+        member: 'NameHasOwner',
+        signature: 's',
+        body: [FIREWALLD_NAME],
+      }),
+    );
+    return reply?.body[0] === true;
+  }
+
+  private async strings(path: string, iface: string, member: string, signature = '', body: unknown[] = []): Promise<string[]> {
+    const [value] = await this.call(path, iface, member, signature, body);
+    return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
+  }
+
+  private async configObject(kind: 'Zone' | 'Policy', name: string): Promise<string | undefined> {
+    const names = await this.strings(CONFIG_PATH, IFACE_CONFIG, kind === 'Zone' ? 'getZoneNames' : 'getPolicyNames');
+    if (!names.includes(name)) return undefined;
+    const [path] = await this.call(CONFIG_PATH, IFACE_CONFIG, `get${kind}ByName`, 's', [name]);
+    return typeof path === 'string' ? path : undefined;
+  }
+
+  /** What firewalld has of nftbridge's, runtime and permanent. */
+  async read(): Promise<FirewalldState> {
+    const [zones, policies, zonePath, policyPath] = await Promise.all([
+      this.strings(PATH, IFACE_ZONE, 'getZones'),
+      this.strings(PATH, IFACE_POLICY, 'getPolicies'),
+      this.configObject('Zone', ZONE),
+      this.configObject('Policy', POLICY),
+    ]);
+    const runtimeZone = zones.includes(ZONE);
+    return {
+      runtime: {
+        zone: runtimeZone,
+        policy: policies.includes(POLICY),
+        interfaces: runtimeZone ? await this.strings(PATH, IFACE_ZONE, 'getInterfaces', 's', [ZONE]) : [],
+      },
+      permanent: {
+        zone: zonePath !== undefined,
+        policy: policyPath !== undefined,
+        interfaces: zonePath ? await this.strings(zonePath, IFACE_CONFIG_ZONE, 'getInterfaces') : [],
+      },
+    };
+  }
+
+  /**
+   * Makes firewalld hold exactly `bridges` in nftbridge's zone, runtime and permanent. A zone or
+   * policy that must be created is created permanently and loaded with one reload (firewalld makes
+   * zones only that way); interfaces change at runtime without a reload. Returns what changed.
+   */
+  async ensure(bridges: readonly string[], seen?: FirewalldState): Promise<string[]> {
+    const changes: string[] = [];
+    let state = seen ?? (await this.read());
+    if (!state.permanent.zone) {
+      await this.call(CONFIG_PATH, IFACE_CONFIG, 'addZone2', 'sa{sv}', [
+        ZONE,
+        {
+          short: new dbus.Variant('s', 'nftbridge'),
+          description: new dbus.Variant('s', "nftbridge's bridges; container-to-host traffic is governed by this zone"),
+          target: new dbus.Variant('s', 'default'),
+          interfaces: new dbus.Variant('as', [...bridges]),
+        },
+      ]);
+      changes.push(`permanent zone ${ZONE}`);
+    }
+    if (!state.permanent.policy) {
+      await this.call(CONFIG_PATH, IFACE_CONFIG, 'addPolicy', 'sa{sv}', [
+        POLICY,
+        {
+          short: new dbus.Variant('s', 'nftbridge forwarding'),
+          description: new dbus.Variant('s', "What nftbridge's own forward chain accepted; its drops stay final"),
+          target: new dbus.Variant('s', 'ACCEPT'),
+          ingress_zones: new dbus.Variant('as', [ZONE]),
+          egress_zones: new dbus.Variant('as', ['ANY']),
+        },
+      ]);
+      changes.push(`permanent policy ${POLICY}`);
+    }
+    if (changes.length > 0 || !state.runtime.zone || !state.runtime.policy) {
+      await this.call(PATH, IFACE, 'reload');
+      changes.push('reload');
+      state = await this.read();
+    }
+    const zonePath = await this.configObject('Zone', ZONE);
+    const want = new Set(bridges);
+    if (zonePath) {
+      for (const b of bridges)
+        if (!state.permanent.interfaces.includes(b)) {
+          await this.call(zonePath, IFACE_CONFIG_ZONE, 'addInterface', 's', [b]);
+          changes.push(`permanent ${b}`);
+        }
+      for (const b of state.permanent.interfaces)
+        if (!want.has(b)) {
+          await this.call(zonePath, IFACE_CONFIG_ZONE, 'removeInterface', 's', [b]);
+          changes.push(`permanent -${b}`);
+        }
+    }
+    for (const b of bridges)
+      if (!state.runtime.interfaces.includes(b)) {
+        // changeZoneOfInterface also moves a bridge that firewalld put in the default zone.
+        await this.call(PATH, IFACE_ZONE, 'changeZoneOfInterface', 'ss', [ZONE, b]);
+        changes.push(`runtime ${b}`);
+      }
+    for (const b of state.runtime.interfaces)
+      if (!want.has(b)) {
+        await this.call(PATH, IFACE_ZONE, 'removeInterface', 'ss', [ZONE, b]);
+        changes.push(`runtime -${b}`);
+      }
+    return changes;
+  }
+
+  /**
+   * Removes the zone and the policy, permanent and runtime. firewalld drops a zone from its
+   * runtime only on a reload, so one reload follows when something was removed.
+   */
+  async remove(): Promise<string[]> {
+    const state = await this.read();
+    const changes: string[] = [];
+    for (const b of state.runtime.interfaces) {
+      await this.call(PATH, IFACE_ZONE, 'removeInterface', 'ss', [ZONE, b]);
+      changes.push(`runtime -${b}`);
+    }
+    const policyPath = await this.configObject('Policy', POLICY);
+    if (policyPath) {
+      await this.call(policyPath, IFACE_CONFIG_POLICY, 'remove');
+      changes.push(`permanent policy ${POLICY} removed`);
+    }
+    const zonePath = await this.configObject('Zone', ZONE);
+    if (zonePath) {
+      await this.call(zonePath, IFACE_CONFIG_ZONE, 'remove');
+      changes.push(`permanent zone ${ZONE} removed`);
+    }
+    if (state.runtime.zone || state.runtime.policy) {
+      await this.call(PATH, IFACE, 'reload');
+      changes.push('reload');
+    }
+    return changes;
+  }
+
+  /** firewalld's `Reloaded` signal, and its name changing owner (a restart), as one stream. */
+  events(): Observable<'reloaded' | 'restarted'> {
+    return new Observable((subscriber) => {
+      const rules = [
+        `type='signal',sender='${FIREWALLD_NAME}',interface='${IFACE}',member='Reloaded'`,
+        `type='signal',sender='org.freedesktop.DBus',member='NameOwnerChanged',arg0='${FIREWALLD_NAME}'`,
+      ];
+      const onMessage = (msg: dbus.Message) => {
+        if (msg.interface === IFACE && msg.member === 'Reloaded') subscriber.next('reloaded');
+        else if (msg.member === 'NameOwnerChanged' && msg.body[0] === FIREWALLD_NAME && msg.body[2]) subscriber.next('restarted');
+      };
+      this.bus.on('message', onMessage);
+      this.bus.on('error', (err: unknown) => subscriber.error(err));
+      for (const rule of rules)
+        void this.bus
+          .call(
+            new dbus.Message({
+              destination: 'org.freedesktop.DBus',
+              path: '/org/freedesktop/DBus',
+              interface: 'org.freedesktop.DBus',
+              member: 'AddMatch',
+              signature: 's',
+              body: [rule],
+            }),
+          )
+          .catch((err: unknown) => subscriber.error(err));
+      return () => this.bus.removeListener('message', onMessage);
+    });
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new FirewalldError(`no answer from the system bus in ${ms} ms`)), ms);
+    p.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
+}
