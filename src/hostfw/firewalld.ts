@@ -89,33 +89,40 @@ export class Firewalld {
     return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
   }
 
+  /** The permanent configuration object of a zone or policy; undefined when there is none. */
   private async configObject(kind: 'Zone' | 'Policy', name: string): Promise<string | undefined> {
-    const names = await this.strings(CONFIG_PATH, IFACE_CONFIG, kind === 'Zone' ? 'getZoneNames' : 'getPolicyNames');
-    if (!names.includes(name)) return undefined;
-    const [path] = await this.call(CONFIG_PATH, IFACE_CONFIG, `get${kind}ByName`, 's', [name]);
-    return typeof path === 'string' ? path : undefined;
+    try {
+      const [path] = await this.call(CONFIG_PATH, IFACE_CONFIG, `get${kind}ByName`, 's', [name]);
+      return typeof path === 'string' ? path : undefined;
+    } catch (err) {
+      // INVALID_ZONE / INVALID_POLICY: not there.
+      if (err instanceof dbus.DBusError && /INVALID_(ZONE|POLICY)/.test(`${err.type} ${err.text}`)) return undefined;
+      throw err;
+    }
   }
 
-  /** What firewalld has of nftbridge's, runtime and permanent. */
+  /**
+   * What firewalld has of nftbridge's, runtime and permanent, in two rounds of calls sent together
+   * (firewalld answers one call at a time, slowly: each round trip counts).
+   */
   async read(): Promise<FirewalldState> {
-    const [zones, policies, zonePath, policyPath] = await Promise.all([
-      this.strings(PATH, IFACE_ZONE, 'getZones'),
+    const [active, policies, zonePath, policyPath] = await Promise.all([
+      this.call(PATH, IFACE_ZONE, 'getActiveZones'),
       this.strings(PATH, IFACE_POLICY, 'getPolicies'),
       this.configObject('Zone', ZONE),
       this.configObject('Policy', POLICY),
     ]);
-    const runtimeZone = zones.includes(ZONE);
+    // Active zones: { zone: { interfaces: [...], sources: [...] } }. A zone with no interfaces is
+    // not active, so whether it exists at runtime is asked only then.
+    const zones = (active[0] ?? {}) as Record<string, { interfaces?: unknown }>;
+    const runtimeInterfaces = Array.isArray(zones[ZONE]?.interfaces) ? (zones[ZONE].interfaces as unknown[]).filter((v): v is string => typeof v === 'string') : [];
+    const [runtimeZone, permanentInterfaces] = await Promise.all([
+      runtimeInterfaces.length > 0 ? true : this.strings(PATH, IFACE_ZONE, 'getZones').then((z) => z.includes(ZONE)),
+      zonePath ? this.strings(zonePath, IFACE_CONFIG_ZONE, 'getInterfaces') : Promise.resolve([]),
+    ]);
     return {
-      runtime: {
-        zone: runtimeZone,
-        policy: policies.includes(POLICY),
-        interfaces: runtimeZone ? await this.strings(PATH, IFACE_ZONE, 'getInterfaces', 's', [ZONE]) : [],
-      },
-      permanent: {
-        zone: zonePath !== undefined,
-        policy: policyPath !== undefined,
-        interfaces: zonePath ? await this.strings(zonePath, IFACE_CONFIG_ZONE, 'getInterfaces') : [],
-      },
+      runtime: { zone: runtimeZone, policy: policies.includes(POLICY), interfaces: runtimeInterfaces },
+      permanent: { zone: zonePath !== undefined, policy: policyPath !== undefined, interfaces: permanentInterfaces },
     };
   }
 
@@ -127,6 +134,7 @@ export class Firewalld {
   async ensure(bridges: readonly string[], seen?: FirewalldState): Promise<string[]> {
     const changes: string[] = [];
     let state = seen ?? (await this.read());
+    if (complete(state, bridges)) return changes;
     if (!state.permanent.zone) {
       await this.call(CONFIG_PATH, IFACE_CONFIG, 'addZone2', 'sa{sv}', [
         ZONE,
@@ -242,6 +250,13 @@ export class Firewalld {
       return () => this.bus.removeListener('message', onMessage);
     });
   }
+}
+
+/** firewalld has exactly what `bridges` need, runtime and permanent. */
+function complete(state: FirewalldState, bridges: readonly string[]): boolean {
+  const same = (have: readonly string[]) => have.length === bridges.length && bridges.every((b) => have.includes(b));
+  const { runtime, permanent } = state;
+  return runtime.zone && runtime.policy && permanent.zone && permanent.policy && same(runtime.interfaces) && same(permanent.interfaces);
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

@@ -69,7 +69,7 @@ export class HostFirewall {
   private absentSince = 0;
 
   constructor(
-    private readonly nft: Pick<NftClient, 'listChains' | 'list' | 'apply'>,
+    private readonly nft: Pick<NftClient, 'listChains' | 'listChain' | 'apply'>,
     readonly options: HostFirewallOptions,
   ) {}
 
@@ -109,35 +109,32 @@ export class HostFirewall {
 
   private async scan(): Promise<Scan> {
     const chains = await this.nft.listChains();
-    const candidates = candidateChains(chains, OWN_TABLES);
-    const tables = new Map<string, { family: string; name: string }>();
-    for (const c of candidates) tables.set(`${c.family} ${c.table}`, { family: c.family, name: c.table });
-    const blocking: BlockingChain[] = [];
-    for (const table of tables.values()) {
-      const listing = await this.nft.list(table.family as ChainObj['family'], table.name);
-      if (!listing) continue;
-      const tableChains: ChainObj[] = [];
-      const rules: RuleObj[] = [];
-      for (const item of listing.nftables) {
-        if ('chain' in item && item.chain && typeof item.chain === 'object') tableChains.push(item.chain as ChainObj);
-        else if ('rule' in item && item.rule && typeof item.rule === 'object') rules.push(item.rule as RuleObj);
-      }
-      const kind = firewallKind(table, tableChains, rules);
-      for (const c of candidates) {
-        if (c.family !== table.family || c.table !== table.name) continue;
-        const policy = tableChains.find((x) => x.name === c.chain)?.policy;
-        const b = classifyChain(
-          { ...c, policy },
-          rules.filter((r) => r.chain === c.chain),
-          kind,
-          this.options.mask,
-        );
-        if (b) blocking.push(b);
-      }
-    }
     const firewalld = await this.connectFirewalld(chains);
-    const firewalldState = firewalld ? await firewalld.read() : undefined;
+    const [blocking, firewalldState] = await Promise.all([this.blockingChains(chains, firewalld !== undefined), firewalld?.read()]);
     return { blocking, firewalld, firewalldState };
+  }
+
+  /**
+   * Lists only the candidate chains (rules included), not whole tables: firewalld's table has some
+   * 150 chains, ufw's two dozen. firewalld's own chains are not even listed when it answers on
+   * D-Bus: its zone and policy are looked at there instead.
+   */
+  private async blockingChains(chains: readonly ChainObj[], viaDbus: boolean): Promise<BlockingChain[]> {
+    const candidates = candidateChains(chains, OWN_TABLES);
+    const listed = await Promise.all(
+      candidates.map(async (c) => {
+        const info = chains.find((x) => x.family === c.family && x.table === c.table && x.name === c.chain);
+        const tableChains = chains.filter((x) => x.family === c.family && x.table === c.table);
+        if (viaDbus && c.family === 'inet' && c.table === 'firewalld')
+          return { ...c, kind: 'firewalld' as const, why: 'firewalld zones (managed over D-Bus)', ours: [] };
+        const listing = await this.nft.listChain(c.family, c.table, c.chain);
+        const rules: RuleObj[] = [];
+        for (const item of listing?.nftables ?? []) if ('rule' in item && item.rule && typeof item.rule === 'object') rules.push(item.rule as RuleObj);
+        const kind = firewallKind({ family: c.family, name: c.table }, tableChains, rules);
+        return classifyChain({ ...c, policy: info?.policy }, rules, kind, this.options.mask);
+      }),
+    );
+    return listed.filter((b): b is BlockingChain => b !== undefined);
   }
 
   /** The chains that get nftbridge's accept rule: all blocking ones but firewalld's own when it answers on D-Bus. */

@@ -5,7 +5,7 @@
  * temporary directory; nothing reaches the machine's own firewall. Stopped by PID, never by name.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -78,17 +78,31 @@ function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 30_000
 const exited = (child: ChildProcess) =>
   new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
 
+/** Debian's firewalld.conf, as far as it matters, with the default zone "drop". */
+const FIREWALLD_CONF = `DefaultZone=drop
+CleanupOnExit=yes
+CleanupModulesOnExit=no
+IPv6_rpfilter=yes
+IndividualCalls=no
+LogDenied=off
+FirewallBackend=nftables
+FlushAllOnReload=yes
+RFC3964_IPv4=yes
+AllowZoneDrifting=no
+`;
+
 /**
  * firewalld 1.x with the nftables backend. Its dbus-daemon and firewalld see a tmpfs on /run and
  * a copy of /etc/firewalld; nftbridge reaches that bus through /proc/PID/root.
  */
 export async function startFirewalld(lab: Lab): Promise<LabFirewall> {
   const dir = await mkdtemp(join(tmpdir(), 'nftbridge-firewalld-'));
-  await cp('/etc/firewalld', join(dir, 'etc'), { recursive: true });
-  // A hardened host: the default zone drops. (With the stock "public" zone, its intra-zone
-  // forwarding lets a bridge that fell into it reach an uplink of the same zone.)
-  const confFile = join(dir, 'etc', 'firewalld.conf');
-  await writeFile(confFile, (await readFile(confFile, 'utf8')).replace(/^DefaultZone=.*$/m, 'DefaultZone=drop'));
+  // firewalld's own defaults come from /usr/lib/firewalld; /etc/firewalld (unreadable to a user
+  // without root) gets only a firewalld.conf: a hardened host whose default zone drops. (With the
+  // stock "public" zone, its intra-zone forwarding lets a bridge that fell into it reach an uplink
+  // of the same zone.)
+  for (const sub of ['zones', 'policies', 'services', 'ipsets', 'icmptypes', 'helpers']) await mkdir(join(dir, 'etc', sub), { recursive: true });
+  await writeFile(join(dir, 'etc', 'firewalld.conf'), FIREWALLD_CONF);
   const conf = (await readFile('/usr/share/dbus-1/system.conf', 'utf8'))
     .replace(
       /<user>[^<]*<\/user>|<fork\/>|<pidfile>[^<]*<\/pidfile>|<syslog\/>|<standard_system_servicedirs\/>|<servicehelper>[^<]*<\/servicehelper>/g,
@@ -165,7 +179,12 @@ export async function startFirewalld(lab: Lab): Promise<LabFirewall> {
 /** ufw (iptables-nft): its configuration copied to a temporary directory and bind-mounted for each command. */
 export async function enableUfw(lab: Lab): Promise<LabFirewall> {
   const dir = await mkdtemp(join(tmpdir(), 'nftbridge-ufw-'));
-  await cp('/etc/ufw', join(dir, 'ufw'), { recursive: true });
+  // The package's pristine rules (/etc/ufw is unreadable to a user without root).
+  await mkdir(join(dir, 'ufw', 'applications.d'), { recursive: true });
+  for (const f of ['after.rules', 'after6.rules', 'before.rules', 'before6.rules', 'user.rules', 'user6.rules'])
+    await cp(join('/usr/share/ufw/iptables', f), join(dir, 'ufw', f));
+  for (const f of ['after.init', 'before.init', 'ufw.conf']) await cp(join('/usr/share/ufw', f), join(dir, 'ufw', f));
+  await cp('/etc/ufw/sysctl.conf', join(dir, 'ufw', 'sysctl.conf'));
   await cp('/etc/default/ufw', join(dir, 'default-ufw'));
   const ufw = (...args: string[]) =>
     run('ip', [
@@ -178,7 +197,7 @@ export async function enableUfw(lab: Lab): Promise<LabFirewall> {
       'private',
       'sh',
       '-c',
-      'mount --bind "$1/ufw" /etc/ufw && mount --bind "$1/default-ufw" /etc/default/ufw && shift && exec ufw "$@"',
+      'mount -t tmpfs tmpfs /run && mount --bind "$1/ufw" /etc/ufw && mount --bind "$1/default-ufw" /etc/default/ufw && shift && exec ufw "$@"',
       'ufw',
       dir,
       ...args,

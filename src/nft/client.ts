@@ -110,6 +110,22 @@ export class NftClient {
     }
   }
 
+  /** One chain with its rules (another table's, for the host firewall detection); null when it does not exist. */
+  async listChain(family: Family, table: string, chain: string): Promise<Listing | null> {
+    try {
+      const stdout = await this.withSession(
+        async (session) => (await session.run(JSON.stringify({ nftables: [{ list: { chain: { family, table, name: chain } } }] }), true))[0] ?? '',
+        async () => (await this.runner.run('nft', ['-j', 'list', 'chain', family, table, chain], { netns: this.netns })).stdout,
+      );
+      const parsed = listingSchema.safeParse(JSON.parse(stdout));
+      if (!parsed.success) throw new SchemaError('nft -j list chain', parsed.error.issues);
+      return parsed.data;
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw err;
+    }
+  }
+
   /** Every chain of every table (no rules): what the host firewall detection starts from. */
   async listChains(): Promise<ChainObj[]> {
     const stdout = await this.withSession(

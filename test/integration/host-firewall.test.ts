@@ -6,11 +6,13 @@
  * and `down` leaves the firewall exactly as it was.
  */
 import { randomBytes } from 'node:crypto';
+import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Host } from '../../src/index.js';
 import { type HostFirewallKind, type LabFirewall, startHostFirewall } from '../../src/lab/firewalls.js';
 import { ATTACKER, Lab, UPLINK } from '../../src/lab/lab.js';
 import { send, serve, type Server } from '../../src/lab/traffic.js';
+import { cli, cliOk } from '../helpers/cli.js';
 import { describeKernel } from '../helpers/kernel.js';
 
 const KINDS: HostFirewallKind[] = ['nftables', 'ufw', 'firewalld'];
@@ -147,6 +149,72 @@ describeKernel.each(KINDS)('under %s', (kind) => {
     await fw.restart?.();
     await traffic();
     expect((await host.status()).drift).toEqual([]);
+  });
+
+  it.runIf(kind === 'firewalld')('watch puts back a zone and policy an administrator deleted, on the Reloaded signal', async () => {
+    const controller = host.controller({ resyncMs: 60_000 });
+    const triggers: string[] = [];
+    // Every convergence's reasons: the repair may start from any of the monitors, but the signal must arrive.
+    for (const event of ['drift', 'idle'] as const) controller.hooks.on(event, (r) => triggers.push(...r.reasons.map((t) => t.source)));
+    controller.start();
+    try {
+      await traffic();
+      const cmd = (...args: string[]) => execa('firewall-cmd', args, { env: fw.env });
+      await cmd('--permanent', '--delete-policy=nftbridge-forward');
+      await cmd('--permanent', '--delete-zone=nftbridge');
+      await cmd('--reload');
+      expect(await eventually(2000)).toBeLessThan(2000);
+      const until = Date.now() + 2000;
+      while (!triggers.includes('firewalld') && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+      expect(triggers).toContain('firewalld');
+      const zones = await cmd('--permanent', '--get-zones');
+      expect(String(zones.stdout).split(' ')).toContain('nftbridge');
+    } finally {
+      await controller.stop();
+    }
+  });
+
+  it.runIf(kind === 'ufw')('its accept rule stays listable and savable by iptables (iptables-nft)', async () => {
+    for (const tool of ['iptables', 'ip6tables']) {
+      const save = await execa('ip', ['netns', 'exec', lab.host, `${tool}-save`]);
+      expect(String(save.stdout)).toContain(
+        '-A FORWARD -m mark ! --mark 0x0/0xff000000 -m comment --comment "nftbridge: accept what nftbridge accepted (meta mark & 0xff000000)" -j ACCEPT',
+      );
+      const list = await execa('ip', ['netns', 'exec', lab.host, tool, '-L', 'FORWARD', '-n']);
+      expect(String(list.stdout).split('\n')[2]).toMatch(/^ACCEPT .*mark match ! 0x0\/0xff000000 \/\* nftbridge: /);
+    }
+  });
+
+  it.runIf(kind === 'nftables')('the CLI: status names the firewall and the marks, --host-firewall off and bad values', async () => {
+    const g = ['--netns', lab.host, '--state-dir', lab.stateDir];
+    const text = cliOk([...g, 'status']);
+    expect(text).toContain('host firewall: nftables (inet filter); marks within 0xff000000');
+    expect(text).toMatch(/inet filter forward \(forward, priority 0\): policy drop, nftbridge let through/);
+    expect(text).toContain('mark of A: 0x01000000/0xff000000');
+    const json = JSON.parse(cliOk([...g, '--json', 'status'])) as { hostFirewall: { firewalls: { kind: string }[]; blocks: string[] } };
+    expect(json.hostFirewall.firewalls[0]?.kind).toBe('nftables');
+    expect(json.hostFirewall.blocks).toEqual(['A', 'B', 'I']);
+    expect(cliOk([...g, '--host-firewall', 'off', 'status'])).toContain('host firewall: integration off');
+    expect(cli([...g, 'status'], { NFTBRIDGE_HOST_FIREWALL: 'off' }).stdout).toContain('integration off');
+    const bad = cli([...g, '--mark-mask', '0xf0f0', 'status']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+    expect(bad.stderr).toMatch(/mark-mask/);
+    const badMode = cli([...g, '--host-firewall', 'maybe', 'apply']);
+    expect(badMode.status).toBe(2);
+    expect(badMode.stderr).toMatch(/host-firewall/);
+    // A foreign rule removed behind nftbridge's back is drift, and `apply` puts it back.
+    const handle = /handle (\d+)/.exec(
+      String((await execa('ip', ['netns', 'exec', lab.host, 'nft', '-a', 'list', 'chain', 'inet', 'filter', 'forward'])).stdout)
+        .split('\n')
+        .find((l) => l.includes('nftbridge:')) ?? '',
+    )?.[1];
+    await execa('ip', ['netns', 'exec', lab.host, 'nft', 'delete', 'rule', 'inet', 'filter', 'forward', 'handle', handle ?? '']);
+    const drifted = cli([...g, 'status']);
+    expect(drifted.stdout).toMatch(/host-firewall host firewall: no accept rule in inet filter forward \(policy drop\)/);
+    await blocked(ns('a1'), UPLINK.outside, 80);
+    cliOk([...g, 'apply']);
+    await traffic();
   });
 
   it('down leaves the firewall ruleset and configuration as they were', async () => {
