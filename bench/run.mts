@@ -595,7 +595,13 @@ async function benchHostFirewall() {
         const rowOn = record('host firewall', `apply, nothing to do, detection on (${kind})`, withOn);
         const rowOff = record('host firewall', `apply, nothing to do, detection off (${kind})`, withOff);
         ratio('host firewall', rowOn, rowOff);
-        record('host firewall', `detection added to apply (${kind})`, withOn.map((x, i) => x - (withOff[i] ?? x)), 'ms', 'per round, on minus off: noisy');
+        record(
+          'host firewall',
+          `detection added to apply (${kind})`,
+          withOn.map((x, i) => x - (withOff[i] ?? x)),
+          'ms',
+          'per round, on minus off: noisy',
+        );
         // The step itself, alone: what apply runs for the host firewall when nothing is missing.
         const state = await on.state();
         const step: number[] = [];
@@ -624,7 +630,13 @@ async function benchHostFirewall() {
         await controller.stop();
         const row = record('host firewall', `${kind} reload -> integration restored`, repairs, 'ms', 'from the reload command returning');
         ratioToLimit('host firewall', row, 1000);
-        ratios.push({ scenario: 'host firewall', of: `${row.variant} (p99)`, to: 'the target, 2000 ms', ratio: row.p99 / 2000, target: '<= 1' });
+        ratios.push({
+          scenario: 'host firewall',
+          of: `${row.variant} (p99)`,
+          to: 'the target, 2000 ms',
+          ratio: row.p99 / 2000,
+          target: '<= 1',
+        });
       }
       await on.down();
       await on.close();

@@ -29,7 +29,7 @@ _nftbridge() {
   # Skip the global options and their values to find the command and the argument position.
   while [ "$i" -lt "$COMP_CWORD" ]; do
     case "\${COMP_WORDS[i]}" in
-      --netns|--state-dir) i=$((i + 2)); continue ;;
+      --netns|--state-dir|--host-firewall|--mark-mask) i=$((i + 2)); continue ;;
       -*) ;;
       *) if [ -z "$cmd" ]; then cmd=\${COMP_WORDS[i]}; else pos=$((pos + 1)); fi ;;
     esac
@@ -66,6 +66,8 @@ complete -c nftbridge -n '__fish_seen_subcommand_from completion' -a 'bash zsh f
 complete -c nftbridge -n '__fish_seen_subcommand_from graph' -l format -a 'dot mermaid'
 complete -c nftbridge -l netns -r
 complete -c nftbridge -l state-dir -r
+complete -c nftbridge -l host-firewall -x -a 'auto off'
+complete -c nftbridge -l mark-mask -x
 complete -c nftbridge -l json
 `;
 

@@ -1,4 +1,5 @@
 /** What `network inspect` and `port` print, from the desired state alone (pure). */
+import { DEFAULT_MARK_MASK, describeMark } from '../hostfw/marks.js';
 import { describePort } from '../topology/publish-spec.js';
 import type { Network, PublishedPort, State } from '../topology/state.js';
 
@@ -11,6 +12,8 @@ export interface NetworkInspect {
   mtu: number | null;
   labels: Record<string, string>;
   created: string | null;
+  /** The packet mark its accepted traffic carries, "VALUE/MASK" (README "Host firewalls"). */
+  mark: string;
   /** By container name, as `docker network inspect` keys its containers. */
   containers: Record<
     string,
@@ -23,7 +26,7 @@ const withPrefix = (net: Network, addr: string) => {
   return `${addr}/${subnet?.cidr.split('/')[1] ?? (addr.includes(':') ? '64' : '32')}`;
 };
 
-export function inspectNetwork(state: State, net: Network): NetworkInspect {
+export function inspectNetwork(state: State, net: Network, markMask = DEFAULT_MARK_MASK): NetworkInspect {
   const containers: NetworkInspect['containers'] = {};
   for (const ep of state.endpoints.filter((e) => e.network === net.name)) {
     const v4 = ep.addresses.find((a) => !a.includes(':'));
@@ -46,6 +49,7 @@ export function inspectNetwork(state: State, net: Network): NetworkInspect {
     mtu: net.mtu ?? null,
     labels: net.labels ?? {},
     created: net.created ?? null,
+    mark: describeMark(net, state, markMask),
     containers,
   };
 }

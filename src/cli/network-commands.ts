@@ -106,7 +106,7 @@ export const networkCommands: Record<string, Command> = {
         if (missing !== undefined) throw new NftbridgeError(`network: no network named "${missing}"`);
         io.out(
           JSON.stringify(
-            found.map((n) => inspectNetwork(state, n as Network)),
+            found.map((n) => inspectNetwork(state, n as Network, host.hostFirewall.options.mask)),
             null,
             2,
           ),

@@ -97,6 +97,15 @@ export const watchCommand: Command = {
         { type: 'started', netns: host.netns ?? null, state: host.store.file },
         `watching ${host.netns ?? 'the current namespace'} (state ${host.store.file}); Ctrl-C stops`,
       );
+      // The host firewalls found and the integration, once at start; changes show up as drift.
+      const hf = await host.hostFirewall.observe(await host.state()).catch(() => undefined);
+      if (hf)
+        emit(
+          { type: 'host-firewall', ...hf },
+          hf.mode === 'off'
+            ? 'host firewall: integration off'
+            : `host firewall: ${hf.firewalls.map((f) => `${f.kind} (${f.table})`).join(', ') || 'none found'}${hf.integration.length ? `; in place: ${hf.integration.join(', ')}` : ''}`,
+        );
       await stopped;
       await controller.stop();
       emit({ type: 'stopped' }, 'stopped');

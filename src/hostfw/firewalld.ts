@@ -115,7 +115,9 @@ export class Firewalld {
     // Active zones: { zone: { interfaces: [...], sources: [...] } }. A zone with no interfaces is
     // not active, so whether it exists at runtime is asked only then.
     const zones = (active[0] ?? {}) as Record<string, { interfaces?: unknown }>;
-    const runtimeInterfaces = Array.isArray(zones[ZONE]?.interfaces) ? (zones[ZONE].interfaces as unknown[]).filter((v): v is string => typeof v === 'string') : [];
+    const runtimeInterfaces = Array.isArray(zones[ZONE]?.interfaces)
+      ? (zones[ZONE].interfaces as unknown[]).filter((v): v is string => typeof v === 'string')
+      : [];
     const [runtimeZone, permanentInterfaces] = await Promise.all([
       runtimeInterfaces.length > 0 ? true : this.strings(PATH, IFACE_ZONE, 'getZones').then((z) => z.includes(ZONE)),
       zonePath ? this.strings(zonePath, IFACE_CONFIG_ZONE, 'getInterfaces') : Promise.resolve([]),

@@ -129,7 +129,8 @@ export class HostFirewall {
           return { ...c, kind: 'firewalld' as const, why: 'firewalld zones (managed over D-Bus)', ours: [] };
         const listing = await this.nft.listChain(c.family, c.table, c.chain);
         const rules: RuleObj[] = [];
-        for (const item of listing?.nftables ?? []) if ('rule' in item && item.rule && typeof item.rule === 'object') rules.push(item.rule as RuleObj);
+        for (const item of listing?.nftables ?? [])
+          if ('rule' in item && item.rule && typeof item.rule === 'object') rules.push(item.rule as RuleObj);
         const kind = firewallKind({ family: c.family, name: c.table }, tableChains, rules);
         return classifyChain({ ...c, policy: info?.policy }, rules, kind, this.options.mask);
       }),

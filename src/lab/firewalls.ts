@@ -101,7 +101,8 @@ export async function startFirewalld(lab: Lab): Promise<LabFirewall> {
   // without root) gets only a firewalld.conf: a hardened host whose default zone drops. (With the
   // stock "public" zone, its intra-zone forwarding lets a bridge that fell into it reach an uplink
   // of the same zone.)
-  for (const sub of ['zones', 'policies', 'services', 'ipsets', 'icmptypes', 'helpers']) await mkdir(join(dir, 'etc', sub), { recursive: true });
+  for (const sub of ['zones', 'policies', 'services', 'ipsets', 'icmptypes', 'helpers'])
+    await mkdir(join(dir, 'etc', sub), { recursive: true });
   await writeFile(join(dir, 'etc', 'firewalld.conf'), FIREWALLD_CONF);
   const conf = (await readFile('/usr/share/dbus-1/system.conf', 'utf8'))
     .replace(

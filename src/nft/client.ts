@@ -114,7 +114,8 @@ export class NftClient {
   async listChain(family: Family, table: string, chain: string): Promise<Listing | null> {
     try {
       const stdout = await this.withSession(
-        async (session) => (await session.run(JSON.stringify({ nftables: [{ list: { chain: { family, table, name: chain } } }] }), true))[0] ?? '',
+        async (session) =>
+          (await session.run(JSON.stringify({ nftables: [{ list: { chain: { family, table, name: chain } } }] }), true))[0] ?? '',
         async () => (await this.runner.run('nft', ['-j', 'list', 'chain', family, table, chain], { netns: this.netns })).stdout,
       );
       const parsed = listingSchema.safeParse(JSON.parse(stdout));
