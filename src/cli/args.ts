@@ -32,6 +32,7 @@ export const OPTION_HELP: Record<string, string> = {
   'resync-ms': 'period of the full resync (default 30000)',
   'coalesce-ms': 'window that gathers events into one convergence (default 20)',
   type: 'keep only events of this type (repeatable)',
+  dir: 'the CNI plugin directory (default /opt/cni/bin)',
 };
 
 export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {

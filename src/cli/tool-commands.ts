@@ -4,6 +4,7 @@ import { positionals, str } from './args.js';
 import { type Command, withHost } from './commands.js';
 import { completionScripts } from './completion.js';
 import { toDot, toMermaid, type Uplink } from './graph.js';
+import { DEFAULT_CNI_DIR, installPlugin } from '../cni/install.js';
 
 export const toolCommands: Record<string, Command> = {
   graph: {
@@ -29,6 +30,17 @@ export const toolCommands: Record<string, Command> = {
         io.out(format === 'dot' ? toDot(state, name, uplinks) : toMermaid(state, name, uplinks));
         return 0;
       });
+    },
+  },
+  'cni install': {
+    usage: 'cni install [--dir DIR]',
+    summary: 'install the CNI plugin as DIR/nftbridge (default /opt/cni/bin), for "type": "nftbridge" in a conflist',
+    options: { dir: { value: true } },
+    run: async (args, io) => {
+      positionals(args, []);
+      const { path, changed } = await installPlugin(str(args, 'dir') ?? DEFAULT_CNI_DIR);
+      io.out(`${path}${changed ? '' : ' (already installed)'}`);
+      return 0;
     },
   },
   completion: {

@@ -1,5 +1,5 @@
 /** Connecting a container to a network and disconnecting it: plans built from the state, then steps. */
-import { ConflictError, NotFoundError } from '../errors.js';
+import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { Ip } from '../ip/ip.js';
 import { checkContainerNamespace, containerPresent } from '../ip/netns.js';
 import {
@@ -29,9 +29,16 @@ export async function connectPlan(
   const net = findNetwork(state, network);
   checkContainerName('container', container);
   const known = state.containers.find((c) => c.name === container);
-  const path = netnsPath(container);
+  // A path (given, or as the name) names a namespace somebody else made; a plain name is nftbridge's own.
+  const byPath = input.netns !== undefined || container.includes('/');
+  if (input.netns !== undefined && !input.netns.startsWith('/'))
+    throw new ValidationError('netns', `namespace path "${input.netns}" must be absolute`);
+  const path = input.netns ?? netnsPath(container);
+  if (known && input.netns !== undefined && known.netns !== input.netns)
+    throw new ConflictError('netns', `"${container}" is connected with namespace ${known.netns}, not ${input.netns}`);
   const exists = ctx.namespaces.identity(path) !== undefined;
-  if (!known && container.includes('/') && !exists) throw new NotFoundError('container', `namespace path ${path} does not exist`);
+  if (!known && byPath && !exists)
+    throw new NotFoundError(input.netns !== undefined ? 'netns' : 'container', `namespace path ${path} does not exist`);
   // Never the host's, the caller's own or PID 1's namespace, nor a file that is no namespace.
   const nsid = exists ? checkContainerNamespace('container', path, ctx.netns, ctx.namespaces) : undefined;
   if (known && !containerPresent(known, ctx.namespaces))
@@ -46,8 +53,8 @@ export async function connectPlan(
   const ep = planEndpoint(state, network, container, input, newHostIfname(state), [...onBridge, ...seen]);
   // A path is pinned to the namespace it names now; a name is the container's identity itself
   // (a namespace re-created under that name is the container coming back).
-  const pinned = container.includes('/') && nsid ? { nsid } : {};
-  const box: Container = known ?? { name: container, netns: path, created: !container.includes('/') && !exists, ...pinned };
+  const pinned = byPath && nsid ? { nsid } : {};
+  const box: Container = known ?? { name: container, netns: path, created: !byPath && !exists, ...pinned };
   // The first network with egress gives the default route, as Docker's first network does.
   const hasRoute = state.endpoints.some((e) => e.container === container && !findNetwork(state, e.network).internal);
   const next: State = { ...state, containers: known ? state.containers : [...state.containers, box], endpoints: [...state.endpoints, ep] };

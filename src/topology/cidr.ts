@@ -72,6 +72,16 @@ export function normalizeIp(field: string, addr: string): string {
   return formatIp(family, value);
 }
 
+/** The network an address with prefix belongs to: "10.88.0.7/16" -> "10.88.0.0/16" (a delegated IPAM's answer). */
+export function networkOfAddress(field: string, text: string): string {
+  const m = /^([^/]+)\/(\d{1,3})$/.exec(text);
+  if (!m?.[1] || !m[2]) throw new ValidationError(field, `"${text}" is not an address with a prefix`);
+  const { family, value } = parseIp(field, m[1]);
+  const prefix = Number(m[2]);
+  if (prefix > bits(family)) throw new ValidationError(field, `prefix /${prefix} is longer than ${bits(family)} bits`);
+  return `${formatIp(family, value & mask(family, prefix))}/${prefix}`;
+}
+
 export function parseCidr(field: string, text: string): Cidr {
   const m = /^([^/]+)\/(\d{1,3})$/.exec(text);
   if (!m?.[1] || !m[2]) throw new ValidationError(field, `"${text}" is not a CIDR (expected ADDRESS/PREFIX)`);

@@ -24,6 +24,11 @@ export interface ConnectInput {
   ip6?: string;
   ifname?: string;
   mac?: string;
+  /**
+   * The container's namespace as a path, when the container's name is an identifier of its own
+   * (a CNI container ID): the namespace must exist, and the container is pinned to it.
+   */
+  netns?: string;
 }
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
