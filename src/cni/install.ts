@@ -23,6 +23,7 @@ export function launcherScript(node = process.execPath, main = fileURLToPath(new
     `  printf '%s\\n' ${quote(versionAnswer())}`,
     '  exit 0',
     'fi',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion, not a template
     'PATH="${PATH:+$PATH:}/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"',
     'export PATH',
     `exec ${quote(node)} ${quote(main)}`,
