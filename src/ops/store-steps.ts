@@ -23,7 +23,9 @@ export function rebuildStep(firewall: Firewall, before: State, after: State): St
   return {
     name: 'firewall',
     detail: `rebuild table ${FAMILY} ${TABLE}`,
-    run: async () => void (await firewall.rebuild(after)),
+    // With no network left the tables go too, so that removing the last network (a CNI DEL, say)
+    // leaves the host as it was before the first.
+    run: async () => void (after.networks.length > 0 ? await firewall.rebuild(after) : await firewall.remove()),
     undo: async () => void (before.networks.length > 0 ? await firewall.rebuild(before) : await firewall.remove()),
   };
 }
