@@ -646,6 +646,106 @@ async function benchHostFirewall() {
   }
 }
 
+// ---- 9. the CNI plugin ------------------------------------------------------------------------
+
+/**
+ * The CNI plugin against the stock chain (bridge + host-local + portmap) in the same run, both
+ * driven through libcni by the same small Go client (test/cni/libcni-driver.go): VERSION latency
+ * (target 10 ms), ADD + DEL of one container with one port mapping (target 0.5x the stock chain),
+ * and 20 concurrent ADDs (all must succeed with distinct addresses).
+ */
+async function benchCni() {
+  log('» CNI plugin vs bridge + portmap, through libcni');
+  const lab = await newLab();
+  const dir = mkdtempSync(join(tmpdir(), 'nftbridge-bench-cni-'));
+  try {
+    const bin = join(dir, 'bin');
+    execFileSync(process.execPath, [new URL('../dist/cli/main.js', import.meta.url).pathname, 'cni', 'install', '--dir', bin]);
+    const driver = join(dir, 'driver');
+    execFileSync('go', ['build', '-o', driver, new URL('../test/cni/libcni-driver.go', import.meta.url).pathname], {
+      env: { ...process.env, GO111MODULE: 'off', GOPATH: '/usr/share/gocode', GOCACHE: join(dir, 'gocache'), HOME: dir },
+    });
+    // Timed from a shell loop, as a runtime's fork and exec would see it (Node's own spawn adds ~10 ms).
+    const version = (plugin: string) => {
+      const n = 20;
+      const out = execFileSync('bash', ['-c', `TIMEFORMAT=%R; time (for i in $(seq ${n}); do echo '{"cniVersion":"1.0.0"}' | CNI_COMMAND=VERSION CNI_NETNS=dummy "$1" >/dev/null; done) 2>&1`, 'v', plugin], {
+        encoding: 'utf8',
+      });
+      return (Number(out.trim().split('\n').pop()) * 1000) / n;
+    };
+    const ours: number[] = [];
+    const stock: number[] = [];
+    for (let i = 0; i < SIZES.repairs; i++) {
+      ours.push(version(join(bin, 'nftbridge')));
+      stock.push(version('/usr/lib/cni/bridge'));
+    }
+    const vOurs = record('cni', 'VERSION: nftbridge (sh launcher)', ours);
+    ratio('cni', vOurs, record('cni', 'VERSION: stock bridge plugin (Go)', stock));
+    ratioToLimit('cni', vOurs, 10);
+    const caps = JSON.stringify({ portMappings: [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }] });
+    const write = (name: string, conf: object) => {
+      const f = join(dir, `${name}.conflist`);
+      writeFileSync(f, JSON.stringify(conf));
+      return f;
+    };
+    const nb = write('nb', {
+      cniVersion: '1.0.0',
+      name: 'benchnb',
+      plugins: [{ type: 'nftbridge', bridge: 'nbcni0', subnet: '10.96.0.0/16', stateDir: join(dir, 'state'), capabilities: { portMappings: true } }],
+    });
+    const chain = write('stock', {
+      cniVersion: '1.0.0',
+      name: 'benchstock',
+      plugins: [
+        { type: 'bridge', bridge: 'cni9', isGateway: true, ipMasq: true, ipam: { type: 'host-local', subnet: '10.95.0.0/16', dataDir: join(dir, 'hl') } },
+        { type: 'portmap', capabilities: { portMappings: true }, snat: true },
+      ],
+    });
+    const cni = (cmd: string, file: string, id: string, netns: string) =>
+      execa('nsenter', [`--net=${Lab.path(lab.host)}`, driver, cmd, file, id, netns, 'eth0', caps], {
+        env: { CNI_PATH: `${bin}:/usr/lib/cni`, DRIVER_CACHE_DIR: join(dir, 'cache'), PATH: `${process.env.PATH}:/usr/sbin:/sbin` },
+      });
+    const addDel: Record<string, number[]> = { nb: [], stock: [] };
+    for (let i = 0; i < Math.min(SIZES.repairs, 15); i++)
+      for (const [key, file] of [
+        ['nb', nb],
+        ['stock', chain],
+      ] as const) {
+        const box = lab.name(`${key}${i}`);
+        await defaultRunner.run('ip', ['netns', 'add', box]);
+        addDel[key]?.push(
+          await time(async () => {
+            await cni('add', file, `${key}${i}`, Lab.path(box));
+            await cni('del', file, `${key}${i}`, Lab.path(box));
+          }),
+        );
+      }
+    const rowNb = record('cni', 'ADD + DEL through libcni: nftbridge', addDel.nb ?? []);
+    const rowStock = record('cni', 'ADD + DEL through libcni: bridge + host-local + portmap', addDel.stock ?? []);
+    ratio('cni', rowNb, rowStock, '<= 0.5');
+    const boxes = await Promise.all(
+      Array.from({ length: SIZES.attachPar }, async (_, i) => {
+        const box = lab.name(`cc${i}`);
+        await defaultRunner.run('ip', ['netns', 'add', box]);
+        return Lab.path(box);
+      }),
+    );
+    const t0 = performance.now();
+    const plain = (cmd: string, id: string, box: string) =>
+      execa('nsenter', [`--net=${Lab.path(lab.host)}`, driver, cmd, nb, id, box, 'eth0'], {
+        env: { CNI_PATH: `${bin}:/usr/lib/cni`, DRIVER_CACHE_DIR: join(dir, 'cache'), PATH: `${process.env.PATH}:/usr/sbin:/sbin` },
+      });
+    const results = await Promise.all(boxes.map((box, i) => plain('add', `cc${i}`, box)));
+    const wall = performance.now() - t0;
+    const addrs = new Set(results.map((r) => (JSON.parse(String(r.stdout)) as { ips: { address: string }[] }).ips[0]?.address));
+    if (addrs.size !== boxes.length) throw new Error(`concurrent ADDs: ${addrs.size} distinct addresses for ${boxes.length} containers`);
+    record('cni', `${boxes.length} concurrent ADDs: nftbridge (all succeeded, distinct addresses)`, [wall / boxes.length], 'ms/container', `wall ${wall.toFixed(0)} ms`);
+    await Promise.all(boxes.map((box, i) => plain('del', `cc${i}`, box)));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 // ---- main -------------------------------------------------------------------------------------
 
 const only = process.argv.slice(2);
@@ -658,6 +758,7 @@ const all: [string, () => Promise<void>][] = [
   ['throughput', benchThroughput],
   ['nft-input', benchNftInput],
   ['host-firewall', benchHostFirewall],
+  ['cni', benchCni],
 ];
 let failed = 0;
 try {

@@ -4,6 +4,7 @@
  * shell (runtimes ask it often; Podman on nearly every command, with CNI_NETNS=dummy) and only the
  * other commands start Node.
  */
+import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,7 +14,13 @@ export const DEFAULT_CNI_DIR = '/opt/cni/bin';
 
 const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
-export function launcherScript(node = process.execPath, main = fileURLToPath(new URL('./main.js', import.meta.url))): string {
+/** The bundled plugin when the build made it (npm run build does), else the module tree. */
+const pluginEntry = (): string => {
+  const bundle = fileURLToPath(new URL('./plugin.mjs', import.meta.url));
+  return existsSync(bundle) ? bundle : fileURLToPath(new URL('./main.js', import.meta.url));
+};
+
+export function launcherScript(node = process.execPath, main = pluginEntry()): string {
   return [
     '#!/bin/sh',
     '# nftbridge CNI plugin, written by `nftbridge cni install`. VERSION is answered here without',
