@@ -668,9 +668,18 @@ async function benchCni() {
     // Timed from a shell loop, as a runtime's fork and exec would see it (Node's own spawn adds ~10 ms).
     const version = (plugin: string) => {
       const n = 20;
-      const out = execFileSync('bash', ['-c', `TIMEFORMAT=%R; time (for i in $(seq ${n}); do echo '{"cniVersion":"1.0.0"}' | CNI_COMMAND=VERSION CNI_NETNS=dummy "$1" >/dev/null; done) 2>&1`, 'v', plugin], {
-        encoding: 'utf8',
-      });
+      const out = execFileSync(
+        'bash',
+        [
+          '-c',
+          `TIMEFORMAT=%R; time (for i in $(seq ${n}); do echo '{"cniVersion":"1.0.0"}' | CNI_COMMAND=VERSION CNI_NETNS=dummy "$1" >/dev/null; done) 2>&1`,
+          'v',
+          plugin,
+        ],
+        {
+          encoding: 'utf8',
+        },
+      );
       return (Number(out.trim().split('\n').pop()) * 1000) / n;
     };
     const ours: number[] = [];
@@ -691,13 +700,21 @@ async function benchCni() {
     const nb = write('nb', {
       cniVersion: '1.0.0',
       name: 'benchnb',
-      plugins: [{ type: 'nftbridge', bridge: 'nbcni0', subnet: '10.96.0.0/16', stateDir: join(dir, 'state'), capabilities: { portMappings: true } }],
+      plugins: [
+        { type: 'nftbridge', bridge: 'nbcni0', subnet: '10.96.0.0/16', stateDir: join(dir, 'state'), capabilities: { portMappings: true } },
+      ],
     });
     const chain = write('stock', {
       cniVersion: '1.0.0',
       name: 'benchstock',
       plugins: [
-        { type: 'bridge', bridge: 'cni9', isGateway: true, ipMasq: true, ipam: { type: 'host-local', subnet: '10.95.0.0/16', dataDir: join(dir, 'hl') } },
+        {
+          type: 'bridge',
+          bridge: 'cni9',
+          isGateway: true,
+          ipMasq: true,
+          ipam: { type: 'host-local', subnet: '10.95.0.0/16', dataDir: join(dir, 'hl') },
+        },
         { type: 'portmap', capabilities: { portMappings: true }, snat: true },
       ],
     });
@@ -739,7 +756,13 @@ async function benchCni() {
     const wall = performance.now() - t0;
     const addrs = new Set(results.map((r) => (JSON.parse(String(r.stdout)) as { ips: { address: string }[] }).ips[0]?.address));
     if (addrs.size !== boxes.length) throw new Error(`concurrent ADDs: ${addrs.size} distinct addresses for ${boxes.length} containers`);
-    record('cni', `${boxes.length} concurrent ADDs: nftbridge (all succeeded, distinct addresses)`, [wall / boxes.length], 'ms/container', `wall ${wall.toFixed(0)} ms`);
+    record(
+      'cni',
+      `${boxes.length} concurrent ADDs: nftbridge (all succeeded, distinct addresses)`,
+      [wall / boxes.length],
+      'ms/container',
+      `wall ${wall.toFixed(0)} ms`,
+    );
     await Promise.all(boxes.map((box, i) => plain('del', `cc${i}`, box)));
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -16,6 +16,7 @@ const COMMANDS = [
   'down',
   'watch',
   'graph',
+  'cni',
   'completion',
   'demo',
   'sandbox',
@@ -44,6 +45,7 @@ _nftbridge() {
       elif [ "$pos" -eq 1 ]; then words=$(nftbridge completion --list containers 2>/dev/null); fi ;;
     port) [ "$pos" -eq 0 ] && words=$(nftbridge completion --list containers 2>/dev/null) ;;
     completion) words='bash zsh fish' ;;
+    cni) [ "$pos" -eq 0 ] && words='install' ;;
     graph) words='--format dot mermaid' ;;
     help) words='${COMMANDS.join(' ')}' ;;
   esac
@@ -63,6 +65,7 @@ complete -c nftbridge -n '__fish_seen_subcommand_from network; and not __fish_se
 complete -c nftbridge -n '__fish_seen_subcommand_from inspect rm connect disconnect publish unpublish' -a '(nftbridge completion --list networks 2>/dev/null)'
 complete -c nftbridge -n '__fish_seen_subcommand_from connect disconnect publish unpublish port' -a '(nftbridge completion --list containers 2>/dev/null)'
 complete -c nftbridge -n '__fish_seen_subcommand_from completion' -a 'bash zsh fish'
+complete -c nftbridge -n '__fish_seen_subcommand_from cni' -a 'install'
 complete -c nftbridge -n '__fish_seen_subcommand_from graph' -l format -a 'dot mermaid'
 complete -c nftbridge -l netns -r
 complete -c nftbridge -l state-dir -r
