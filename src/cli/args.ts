@@ -33,6 +33,7 @@ export const OPTION_HELP: Record<string, string> = {
   'coalesce-ms': 'window that gathers events into one convergence (default 20)',
   type: 'keep only events of this type (repeatable)',
   dir: 'the CNI plugin directory (default /opt/cni/bin)',
+  'run-dir': "where the plugin's resident helper keeps its socket (default /run/nftbridge)",
 };
 
 export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {

@@ -33,12 +33,14 @@ export const toolCommands: Record<string, Command> = {
     },
   },
   'cni install': {
-    usage: 'cni install [--dir DIR]',
+    usage: 'cni install [--dir DIR] [--run-dir DIR]',
     summary: 'install the CNI plugin as DIR/nftbridge (default /opt/cni/bin), for "type": "nftbridge" in a conflist',
-    options: { dir: { value: true } },
+    options: { dir: { value: true }, 'run-dir': { value: true } },
     run: async (args, io) => {
       positionals(args, []);
-      const { path, changed } = await installPlugin(str(args, 'dir') ?? DEFAULT_CNI_DIR);
+      const runDir = str(args, 'run-dir');
+      if (runDir !== undefined && !runDir.startsWith('/')) throw new ValidationError('--run-dir', `"${runDir}" must be an absolute path`);
+      const { path, changed } = await installPlugin(str(args, 'dir') ?? DEFAULT_CNI_DIR, runDir);
       io.out(`${path}${changed ? '' : ' (already installed)'}`);
       return 0;
     },

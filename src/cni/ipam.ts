@@ -20,11 +20,17 @@ export async function delegateIpam(
   command: 'ADD' | 'DEL' | 'CHECK',
   stdin: string,
   path: readonly string[],
+  environment: NodeJS.ProcessEnv = process.env,
 ): Promise<IpamResult | undefined> {
   if (!/^[A-Za-z0-9_.-]+$/.test(type)) throw new CniError(CODE.invalidConfig, `ipam.type "${type}" is not a plugin name`);
   const binary = path.map((dir) => join(dir, type)).find((f) => existsSync(f));
   if (!binary) throw new CniError(CODE.invalidEnvironment, `IPAM plugin "${type}" not found in CNI_PATH (${path.join(':')})`);
-  const r = await execa(binary, [], { input: stdin, env: { ...process.env, CNI_COMMAND: command }, reject: false });
+  const r = await execa(binary, [], {
+    input: stdin,
+    env: { PATH: process.env.PATH, ...environment, CNI_COMMAND: command },
+    extendEnv: false,
+    reject: false,
+  });
   const out = String(r.stdout).trim();
   if (r.exitCode !== 0) {
     const parsed = errorReply.safeParse(safeJson(out));

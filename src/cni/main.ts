@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 /**
  * The CNI plugin's Node side, started by the launcher `nftbridge cni install` writes (which
- * answers VERSION itself). Reads the configuration on stdin and the CNI_* environment, prints the
- * result or the spec's error object on stdout, and exits non-zero on error.
+ * answers VERSION itself, and hands calls to the resident helper when one runs). Reads the
+ * configuration on stdin and the CNI_* environment, prints the result or the spec's error object
+ * on stdout, and exits non-zero on error. `--serve SOCKET` runs the helper instead.
  */
-import { add, check, del, gc, status, toCniError } from './plugin.js';
-import { errorAnswer, LATEST, parseConfig, parseEnv, versionAnswer } from './spec.js';
+import { fileURLToPath } from 'node:url';
+import { runPlugin } from './dispatch.js';
+import { ensureHelper, serve } from './helper.js';
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -13,28 +15,19 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-async function main(): Promise<number> {
-  const stdin = await readStdin();
-  let version = LATEST;
-  try {
-    const env = parseEnv(process.env);
-    if (env.command === 'VERSION') {
-      process.stdout.write(versionAnswer());
-      return 0;
-    }
-    const conf = parseConfig(stdin);
-    version = conf.cniVersion;
-    const io = { stdin };
-    if (env.command === 'ADD') process.stdout.write(JSON.stringify(await add(conf, env, io)));
-    else if (env.command === 'DEL') await del(conf, env, io);
-    else if (env.command === 'CHECK') await check(conf, env);
-    else if (env.command === 'GC') await gc(conf);
-    else await status(conf);
-    return 0;
-  } catch (err) {
-    process.stdout.write(errorAnswer(version, toCniError(err)));
-    return 1;
+async function main(): Promise<number | undefined> {
+  const [flag, socket] = process.argv.slice(2);
+  if (flag === '--serve' && socket) {
+    await serve(socket);
+    return undefined;
   }
+  const reply = await runPlugin(process.env, await readStdin());
+  process.stdout.write(reply.stdout);
+  // The next calls go to a helper (the launcher passes its run directory).
+  const runDir = process.env.NFTBRIDGE_CNI_RUN_DIR;
+  if (runDir) await ensureHelper(runDir, fileURLToPath(import.meta.url), process.env).catch(() => undefined);
+  return reply.code;
 }
 
-process.exitCode = await main();
+const code = await main();
+if (code !== undefined) process.exitCode = code;

@@ -35,8 +35,21 @@ export function toCniError(err: unknown): CniError {
   return new CniError(CODE.failed, err instanceof Error ? err.message : String(err));
 }
 
-export async function openHost(conf: CniConfig): Promise<Host> {
-  return Host.open(conf.stateDir ? { stateDir: conf.stateDir } : {});
+/** Hosts kept open by the resident helper, by state directory ("" for the default). */
+let kept: Map<string, Host> | undefined;
+export const keepHostsOpen = (): void => void (kept ??= new Map());
+export async function closeHosts(): Promise<void> {
+  for (const h of kept?.values() ?? []) await h.close().catch(() => undefined);
+  kept?.clear();
+}
+
+/** The Host of the configuration's state directory, and how to let go of it after the call. */
+export async function openHost(conf: CniConfig): Promise<Host & { release(): Promise<void> }> {
+  const key = conf.stateDir ?? '';
+  const cached = kept?.get(key);
+  const host = cached ?? (await Host.open(conf.stateDir ? { stateDir: conf.stateDir } : {}));
+  if (kept && !cached) kept.set(key, host);
+  return Object.assign(host, { release: () => (kept ? Promise.resolve() : host.close()) });
 }
 
 /** The network of the conflist, created on first use; a concurrent ADD that created it first is fine. */
@@ -92,7 +105,7 @@ export async function add(conf: CniConfig, env: CniEnv, io: PluginIo): Promise<R
         CODE.alreadyAttached,
         `container ${env.containerId} is already attached to network "${conf.name}" (${env.ifname})`,
       );
-    const ipam = conf.ipam?.type ? await delegateIpam(conf.ipam.type, 'ADD', io.stdin, env.path) : undefined;
+    const ipam = conf.ipam?.type ? await delegateIpam(conf.ipam.type, 'ADD', io.stdin, env.path, env.raw) : undefined;
     const ipamAddrs = ipam?.ips.map((i) => i.address) ?? [];
     const net = await ensureNetwork(
       host,
@@ -127,7 +140,7 @@ export async function add(conf: CniConfig, env: CniEnv, io: PluginIo): Promise<R
     await containerIp.close();
     return addResult(conf, net, ep, interfaces, defaultRoute);
   } finally {
-    await host.close();
+    await host.release();
   }
 }
 
@@ -138,9 +151,9 @@ export async function del(conf: CniConfig, env: CniEnv, io: PluginIo): Promise<v
     const ep = endpointOf(await host.state(), conf, env);
     if (ep) await host.disconnect(conf.name, env.containerId);
     await removeIfUnused(host, conf.name);
-    if (conf.ipam?.type) await delegateIpam(conf.ipam.type, 'DEL', io.stdin, env.path);
+    if (conf.ipam?.type) await delegateIpam(conf.ipam.type, 'DEL', io.stdin, env.path, env.raw);
   } finally {
-    await host.close();
+    await host.release();
   }
 }
 
@@ -188,7 +201,7 @@ export async function check(conf: CniConfig, env: CniEnv): Promise<void> {
         mine.map((d) => `${d.kind} ${d.subject}: ${d.reason}`).join('; '),
       );
   } finally {
-    await host.close();
+    await host.release();
   }
 }
 
@@ -202,13 +215,13 @@ export async function gc(conf: CniConfig): Promise<void> {
       if (!valid.has(`${ep.container}\0${ep.ifname}`)) await host.disconnect(conf.name, ep.container);
     await removeIfUnused(host, conf.name);
   } finally {
-    await host.close();
+    await host.release();
   }
 }
 
 /** Ready when nft and ip run and the state can be read (code 50 otherwise). */
 export async function status(conf: CniConfig): Promise<void> {
-  let host: Host | undefined;
+  let host: (Host & { release(): Promise<void> }) | undefined;
   try {
     host = await openHost(conf);
     await host.state();
@@ -217,6 +230,6 @@ export async function status(conf: CniConfig): Promise<void> {
   } catch (err) {
     throw new CniError(CODE.notAvailable, `nftbridge cannot work here: ${err instanceof Error ? err.message : String(err)}`);
   } finally {
-    await host?.close();
+    await host?.release();
   }
 }

@@ -80,6 +80,8 @@ export interface CniEnv {
   /** CNI_ARGS as KEY=VALUE pairs (Podman's IP= and MAC=; K8S_POD_NAME and the like pass through). */
   args: Map<string, string>;
   path: string[];
+  /** Every variable of the call, for a delegated IPAM plugin (the helper's own environment is not the call's). */
+  raw: NodeJS.ProcessEnv;
 }
 
 /** The environment, checked for what each command needs (code 4 when something is missing). */
@@ -106,6 +108,7 @@ export function parseEnv(env: NodeJS.ProcessEnv): CniEnv {
     ifname: perContainer ? need('CNI_IFNAME') : (env.CNI_IFNAME ?? ''),
     args,
     path: (env.CNI_PATH ?? '').split(':').filter((p) => p !== ''),
+    raw: env,
   };
 }
 

@@ -28,6 +28,7 @@ import {
 import { Lab, UPLINK } from '../../src/lab/lab.js';
 import { serve, type Server } from '../../src/lab/traffic.js';
 import { CLI, cli } from '../helpers/cli.js';
+import { stopHelpers } from '../helpers/cni.js';
 import { describeKernel } from '../helpers/kernel.js';
 
 const realRoot = (() => {
@@ -88,7 +89,7 @@ describeEngines('CNI with real engines', () => {
     pluginDir = join(dir, 'bin');
     netDir = join(dir, 'net.d');
     stateDir = join(dir, 'st');
-    expect(cli(['cni', 'install', '--dir', pluginDir]).status).toBe(0);
+    expect(cli(['cni', 'install', '--dir', pluginDir, '--run-dir', join(dir, 'run')]).status).toBe(0);
     execFileSync('mkdir', ['-p', netDir, join(dir, 'empty')]);
     rootfs = await busyboxRootfs(dir, BODY);
     servers.push(await serve(Lab.path(lab.outside), 'tcp', 80, 'outside'));
@@ -96,6 +97,7 @@ describeEngines('CNI with real engines', () => {
 
   afterAll(async () => {
     for (const s of servers) await s.stop();
+    await stopHelpers(dir ? join(dir, 'run') : undefined);
     await lab?.destroy();
     if (dir) await removeTree(dir);
     // The machine's own namespace was never touched.
@@ -120,7 +122,7 @@ describeEngines('CNI with real engines', () => {
       }),
     );
     const before = hostView();
-    const env = await podmanSetup(join(dir, 'podman'), pluginDir, netDir);
+    const env = { ...(await podmanSetup(join(dir, 'podman'), pluginDir, netDir)), NFTBRIDGE_CNI_HELPER_IDLE_MS: '3000' };
     const ns = await EngineNamespace.start(lab, { tmpfs: ['/var/lib'] });
     try {
       const podman = (...args: string[]) => ns.run('podman', args, env);
@@ -190,7 +192,8 @@ describeEngines('CNI with real engines', () => {
       const daemon = ns.spawn('containerd', ['--config', config]);
       let log = '';
       daemon.stderr?.on('data', (d: Buffer) => (log += String(d)));
-      const ctr = (...args: string[]) => ns.run('ctr', ['-a', socket, '-n', 'nbtest', ...args]);
+      const ctr = (...args: string[]) =>
+        ns.run('ctr', ['-a', socket, '-n', 'nbtest', ...args], { NFTBRIDGE_CNI_HELPER_IDLE_MS: '3000', PATH: process.env.PATH ?? '' });
       for (let i = 0; ; i++) {
         if (
           await ctr('version').then(

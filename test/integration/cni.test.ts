@@ -4,8 +4,9 @@
  * traffic. The engines themselves (Podman, containerd) are in cni-engines.test.ts.
  */
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -13,7 +14,11 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Lab, UPLINK } from '../../src/lab/lab.js';
 import { send, serve, type Server } from '../../src/lab/traffic.js';
 import { CLI, cli } from '../helpers/cli.js';
+import { stopHelpers } from '../helpers/cni.js';
 import { describeKernel } from '../helpers/kernel.js';
+
+/** Helpers leave soon after the last call, so none outlives the test file by much. */
+const HELPER_ENV = { NFTBRIDGE_CNI_HELPER_IDLE_MS: '3000' };
 
 describeKernel('CNI plugin', () => {
   let lab: Lab;
@@ -21,6 +26,7 @@ describeKernel('CNI plugin', () => {
   let bin: string;
   let driver: string;
   let stateDir: string;
+  let runDir: string;
   const servers: Server[] = [];
   const conf = (extra: Record<string, unknown> = {}, version = '1.0.0') => ({
     cniVersion: version,
@@ -52,13 +58,18 @@ describeKernel('CNI plugin', () => {
     cniArgs?: string,
   ) =>
     execa('ip', ['netns', 'exec', lab.host, driver, cmd, file, id, netns, ifname, ...(caps ? [JSON.stringify(caps)] : [])], {
-      env: { CNI_PATH: `${bin}:/usr/lib/cni`, DRIVER_CACHE_DIR: join(dir, 'cache'), ...(cniArgs ? { DRIVER_CNI_ARGS: cniArgs } : {}) },
+      env: {
+        CNI_PATH: `${bin}:/usr/lib/cni`,
+        DRIVER_CACHE_DIR: join(dir, 'cache'),
+        ...HELPER_ENV,
+        ...(cniArgs ? { DRIVER_CNI_ARGS: cniArgs } : {}),
+      },
       reject: false,
     });
   /** The plugin by hand: env and stdin exactly as the spec defines them. */
   const direct = (env: Record<string, string>, stdin: object | string) =>
     execa('ip', ['netns', 'exec', lab.host, join(bin, 'nftbridge')], {
-      env: { CNI_PATH: `${bin}:/usr/lib/cni`, ...env },
+      env: { CNI_PATH: `${bin}:/usr/lib/cni`, ...HELPER_ENV, ...env },
       input: typeof stdin === 'string' ? stdin : JSON.stringify(stdin),
       reject: false,
     });
@@ -89,7 +100,8 @@ describeKernel('CNI plugin', () => {
     bin = join(dir, 'bin');
     stateDir = join(dir, 'state');
     // As users do it: the built CLI (its launcher starts the built plugin).
-    expect(cli(['cni', 'install', '--dir', bin]).status).toBe(0);
+    runDir = join(dir, 'run');
+    expect(cli(['cni', 'install', '--dir', bin, '--run-dir', runDir]).status).toBe(0);
     driver = join(dir, 'libcni-driver');
     execFileSync('go', ['build', '-o', driver, new URL('../cni/libcni-driver.go', import.meta.url).pathname], {
       env: { ...process.env, GO111MODULE: 'off', GOPATH: '/usr/share/gocode', GOCACHE: join(dir, 'gocache'), HOME: dir },
@@ -99,15 +111,19 @@ describeKernel('CNI plugin', () => {
 
   afterAll(async () => {
     for (const s of servers) await s.stop();
+    await stopHelpers(runDir);
     await lab?.destroy();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   it('nftbridge cni install writes an executable plugin, idempotently, and VERSION answers without Node in under 10 ms', async () => {
-    const r = cli(['cni', 'install', '--dir', bin]);
+    const r = cli(['cni', 'install', '--dir', bin, '--run-dir', runDir]);
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('already installed');
-    const v = await execa(join(bin, 'nftbridge'), [], { env: { CNI_COMMAND: 'VERSION', CNI_NETNS: 'dummy' }, input: '{"cniVersion":"1.0.0"}' });
+    const v = await execa(join(bin, 'nftbridge'), [], {
+      env: { CNI_COMMAND: 'VERSION', CNI_NETNS: 'dummy' },
+      input: '{"cniVersion":"1.0.0"}',
+    });
     expect(JSON.parse(String(v.stdout)).supportedVersions).toEqual(expect.arrayContaining(['0.4.0', '1.0.0', '1.1.0']));
     // Timed as a runtime's fork and exec sees it, from a shell loop (Node's own spawn costs ~10 ms);
     // the best of three loops, since the other test files load the machine meanwhile.
@@ -171,6 +187,48 @@ describeKernel('CNI plugin', () => {
       ['b'.repeat(64), ns2],
     ] as const)
       expect((await libcni('del', file, id, ns)).stderr).toBe('');
+  });
+
+  it('after the first call a resident helper serves the next ones (no Node start), in this namespace only; a killed one is replaced', async () => {
+    const file = await writeConf('helper', conf());
+    const ns = await container('h1');
+    const timed = async (fn: () => Promise<unknown>) => {
+      const t = performance.now();
+      await fn();
+      return performance.now() - t;
+    };
+    // The first call may start a helper; then ADD and DEL go through it.
+    expect((await libcni('add', file, 'h1', ns)).stderr).toBe('');
+    expect((await libcni('del', file, 'h1', ns)).stderr).toBe('');
+    const sockets = (await readdir(runDir)).filter((n) => n.endsWith('.sock'));
+    expect(sockets).toHaveLength(1);
+    const hostNs = /(\d+)/.exec(
+      execFileSync('ip', ['netns', 'exec', lab.host, 'readlink', '/proc/self/ns/net'], { encoding: 'utf8' }),
+    )?.[1];
+    expect(sockets[0]).toBe(`cni-${hostNs}.sock`);
+    const pid = Number((await readFile(join(runDir, `${sockets[0]}.pid`), 'utf8')).trim());
+    expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8')).toContain('--serve');
+    const fast: number[] = [];
+    for (let i = 0; i < 5; i++)
+      fast.push(
+        await timed(async () => {
+          expect((await libcni('add', file, 'h1', ns)).stderr).toBe('');
+          expect((await libcni('del', file, 'h1', ns)).stderr).toBe('');
+        }),
+      );
+    fast.sort((a, b) => a - b);
+    // Two calls through the helper, each far below a Node start (which alone takes 80+ ms here).
+    expect(fast[2]).toBeLessThan(400);
+    // A helper killed hard: its socket refuses, the next call runs Node and leaves a new helper.
+    process.kill(pid, 'SIGKILL');
+    expect((await libcni('add', file, 'h1', ns)).stderr).toBe('');
+    expect((await libcni('del', file, 'h1', ns)).stderr).toBe('');
+    for (let i = 0; i < 50; i++) {
+      const again = Number((await readFile(join(runDir, `${sockets[0]}.pid`), 'utf8').catch(() => '0')).trim());
+      if (again > 0 && again !== pid) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(Number((await readFile(join(runDir, `${sockets[0]}.pid`), 'utf8')).trim())).not.toBe(pid);
   });
 
   it('DEL is best effort and idempotent: twice, without prevResult, with the namespace gone, with CNI_NETNS empty', async () => {
