@@ -5,7 +5,7 @@
  * ip and nft sessions warm). It leaves after a quiet minute. Calls are served one at a time.
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readlinkSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readlinkSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { runPlugin } from './dispatch.js';
@@ -93,15 +93,24 @@ export async function serve(path: string, idleMs = Number(process.env.NFTBRIDGE_
   });
   let ino = 0;
   const quit = async () => {
-    server.close();
-    // Only its own socket: a newer helper may have taken the name meanwhile.
-    try {
-      if (statSync(path).ino === ino) {
-        unlinkSync(path);
-        unlinkSync(`${path}.pid`);
+    // Only its own socket and PID file: a newer helper may have taken the name meanwhile.
+    const ownsSocket = (() => {
+      try {
+        return statSync(path).ino === ino;
+      } catch {
+        return false;
       }
+    })();
+    server.close();
+    try {
+      if (ownsSocket) unlinkSync(path);
     } catch {
-      // Already gone.
+      // server.close() removed it already.
+    }
+    try {
+      if (readFileSync(`${path}.pid`, 'utf8').trim() === String(process.pid)) unlinkSync(`${path}.pid`);
+    } catch {
+      // Gone already.
     }
     await queue.catch(() => undefined);
     await closeHosts();

@@ -97,7 +97,10 @@ async function cgroupMounts(): Promise<{ dir: string; opts: string }[]> {
 export interface EngineNamespaceOptions {
   /** Bind mounts made in the private mount namespace: [source, target]. */
   binds?: [string, string][];
-  /** Directories that get an empty tmpfs (hidden): /var/lib for CNI's cache, /usr/lib/cni, … */
+  /**
+   * Directories that get an empty tmpfs (hidden): /run for the runtimes' state (crun, containerd's
+   * fifos, Podman's namespaces), /var/lib for CNI's cache, …
+   */
   tmpfs?: string[];
 }
 

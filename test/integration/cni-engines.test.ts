@@ -123,7 +123,7 @@ describeEngines('CNI with real engines', () => {
     );
     const before = hostView();
     const env = { ...(await podmanSetup(join(dir, 'podman'), pluginDir, netDir)), NFTBRIDGE_CNI_HELPER_IDLE_MS: '3000' };
-    const ns = await EngineNamespace.start(lab, { tmpfs: ['/var/lib'] });
+    const ns = await EngineNamespace.start(lab, { tmpfs: ['/var/lib', '/run'] });
     try {
       const podman = (...args: string[]) => ns.run('podman', args, env);
       await execa('tar', ['-C', rootfs, '-cf', join(dir, 'rootfs.tar'), '.']);
@@ -181,7 +181,7 @@ describeEngines('CNI with real engines', () => {
     const { config, socket } = await containerdSetup(join(dir, 'containerd'));
     // ctr looks only in /etc/cni/net.d and /opt/cni/bin, and Debian adds /usr/lib/cni: hidden.
     const ns = await EngineNamespace.start(lab, {
-      tmpfs: ['/var/lib', '/opt'],
+      tmpfs: ['/var/lib', '/opt', '/run'],
       binds: [
         [pluginDir, '/opt/cni/bin'],
         [cniDir, '/etc/cni/net.d'],
