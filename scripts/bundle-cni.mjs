@@ -11,7 +11,7 @@ await build({
   platform: 'node',
   format: 'esm',
   target: 'node20',
-  // fs-ext is a native addon; x11 is an optional dependency of dbus-next that is never loaded.
+  // fs-ext is a native addon; x11 is an optional require of the D-Bus library that is never taken.
   external: ['fs-ext', 'x11'],
   banner: { js: "import { createRequire as __nftbridgeRequire } from 'node:module'; const require = __nftbridgeRequire(import.meta.url);" },
   logLevel: 'warning',

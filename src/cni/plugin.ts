@@ -188,6 +188,13 @@ export async function check(conf: CniConfig, env: CniEnv): Promise<void> {
       const have = new Set(link.addr_info.map((a) => a.local));
       for (const a of ep.addresses)
         if (!have.has(a)) throw new CniError(CODE.failed, `address ${a} is missing on ${ep.ifname} in ${env.netns}`);
+      // The routes of prevResult: a default route through this interface's gateway.
+      const prevRoutes = (conf.prevResult as { routes?: { dst?: string; gw?: string }[] } | undefined)?.routes ?? [];
+      for (const r of prevRoutes.filter((x) => x.dst === '0.0.0.0/0' || x.dst === '::/0')) {
+        const routes = await inside.routes(r.dst === '::/0' ? 6 : 4);
+        if (!routes.some((x) => x.dst === 'default' && x.dev === ep.ifname && (!r.gw || x.gateway === r.gw)))
+          throw new CniError(CODE.failed, `route ${r.dst} via ${r.gw ?? '?'} is missing on ${ep.ifname} in ${env.netns}`);
+      }
     } finally {
       await inside.close();
     }

@@ -1,12 +1,13 @@
 /**
- * firewalld through its D-Bus API (dbus-next, plain method calls: no introspection round trips).
+ * firewalld through its D-Bus API (@jellybrick/dbus-next, a maintained fork of dbus-next without its
+ * native optional dependency; plain method calls: no introspection round trips).
  * nftbridge keeps a zone of its own holding its bridges and a policy accepting what comes in from
  * that zone, both runtime and permanent, so the networks keep working across `firewall-cmd
  * --reload` and a firewalld restart with no nftbridge process running. The default zone and every
  * other zone are never changed.
  */
 import { existsSync } from 'node:fs';
-import dbus from 'dbus-next';
+import * as dbus from '@jellybrick/dbus-next';
 import { Observable } from 'rxjs';
 
 export const FIREWALLD_NAME = 'org.fedoraproject.FirewallD1';
@@ -49,7 +50,7 @@ export class Firewalld {
     if (path !== undefined && !existsSync(path)) return undefined;
     const bus = dbus.sessionBus({ busAddress: address });
     // A bus that refuses the connection reports it as an event; without a listener it would throw.
-    bus.on('error', () => undefined);
+    onError(bus, () => undefined);
     const client = new Firewalld(bus);
     try {
       const owned = await withTimeout(client.nameHasOwner(), timeoutMs);
@@ -235,7 +236,7 @@ export class Firewalld {
         else if (msg.member === 'NameOwnerChanged' && msg.body[0] === FIREWALLD_NAME && msg.body[2]) subscriber.next('restarted');
       };
       this.bus.on('message', onMessage);
-      this.bus.on('error', (err: unknown) => subscriber.error(err));
+      onError(this.bus, (err) => subscriber.error(err));
       for (const rule of rules)
         void this.bus
           .call(
@@ -260,6 +261,9 @@ function complete(state: FirewalldState, bridges: readonly string[]): boolean {
   const { runtime, permanent } = state;
   return runtime.zone && runtime.policy && permanent.zone && permanent.policy && same(runtime.interfaces) && same(permanent.interfaces);
 }
+
+/** The bus reports connection failures as an 'error' event its typings do not list. */
+const onError = (bus: dbus.MessageBus, listener: (err: unknown) => void) => (bus as unknown as NodeJS.EventEmitter).on('error', listener);
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   return new Promise((resolve, reject) => {

@@ -3,7 +3,7 @@
  * Debian's libcni sources) and by hand (env + stdin, as the spec defines), in a lab host with real
  * traffic. The engines themselves (Podman, containerd) are in cni-engines.test.ts.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -229,6 +229,73 @@ describeKernel('CNI plugin', () => {
       await new Promise((r) => setTimeout(r, 100));
     }
     expect(Number((await readFile(join(runDir, `${sockets[0]}.pid`), 'utf8')).trim())).not.toBe(pid);
+  });
+
+  it('every conflist key (dual stack, gateway, mtu, icc), a hostIP mapping, CHECK of routes and of an unknown container, and watch repairing an attachment', async () => {
+    const file = await writeConf('keys', {
+      cniVersion: '1.0.0',
+      name: 'keys',
+      plugins: [
+        {
+          type: 'nftbridge',
+          bridge: 'cni-nb2',
+          subnets: ['10.76.0.0/24', 'fd00:76::/64'],
+          gateway: '10.76.0.254',
+          mtu: 1400,
+          icc: false,
+          stateDir,
+          capabilities: { portMappings: true },
+        },
+      ],
+    });
+    const [ns1, ns2] = [await container('k1'), await container('k2')];
+    const caps = { portMappings: [{ hostPort: 8090, containerPort: 80, protocol: 'tcp', hostIP: UPLINK.host }] };
+    const r1 = await libcni('add', file, 'k1', ns1, 'eth0', caps);
+    expect(r1.stderr).toBe('');
+    const res = JSON.parse(String(r1.stdout)) as { ips: { address: string; gateway: string }[] };
+    expect(res.ips.map((i) => i.address)).toEqual(['10.76.0.1/24', 'fd00:76::2/64']);
+    expect(res.ips[0]?.gateway).toBe('10.76.0.254');
+    expect((await libcni('add', file, 'k2', ns2)).stderr).toBe('');
+    const link = JSON.parse(execFileSync('nsenter', [`--net=${ns1}`, 'ip', '-j', 'link', 'show', 'eth0'], { encoding: 'utf8' })) as {
+      mtu: number;
+    }[];
+    expect(link[0]?.mtu).toBe(1400);
+    servers.push(await serve(ns1, 'tcp', 80, 'k1'));
+    expect((await send(Lab.path(lab.outside), 'tcp', UPLINK.host, 8090, 'x')).server).toBe('k1');
+    // icc false: the neighbour on the same network cannot reach it.
+    await expect(send(ns2, 'tcp', '10.76.0.1', 80, 'x', 800)).rejects.toThrow();
+    expect((await libcni('check', file, 'k1', ns1)).stderr).toBe('');
+    execFileSync('nsenter', [`--net=${ns1}`, 'ip', 'route', 'del', 'default']);
+    const noRoute = await libcni('check', file, 'k1', ns1);
+    expect(noRoute.exitCode).not.toBe(0);
+    expect(noRoute.stderr).toMatch(/route 0\.0\.0\.0\/0 via 10\.76\.0\.254 is missing/);
+    execFileSync('nsenter', [`--net=${ns1}`, 'ip', 'route', 'add', 'default', 'via', '10.76.0.254']);
+    const unknown = await direct(
+      { CNI_COMMAND: 'CHECK', CNI_CONTAINERID: 'nobody', CNI_NETNS: ns1, CNI_IFNAME: 'eth0' },
+      { ...pluginConf(), name: 'keys' },
+    );
+    expect(JSON.parse(String(unknown.stdout)).code).toBe(3);
+    // The CLI's watch, on the same state, repairs what CNI attached: a deleted table comes back.
+    const watch = spawn('ip', ['netns', 'exec', lab.host, process.execPath, CLI, '--state-dir', stateDir, 'watch'], { stdio: 'ignore' });
+    try {
+      await new Promise((r) => setTimeout(r, 1500));
+      execFileSync('ip', ['netns', 'exec', lab.host, 'nft', 'delete', 'table', 'inet', 'nftbridge']);
+      let back = false;
+      for (let i = 0; i < 40 && !back; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        back = hostTables().includes('table inet nftbridge');
+      }
+      expect(back).toBe(true);
+      expect((await send(Lab.path(lab.outside), 'tcp', UPLINK.host, 8090, 'x')).server).toBe('k1');
+    } finally {
+      watch.kill('SIGTERM');
+      await new Promise((r) => watch.once('exit', r));
+    }
+    for (const [id, n] of [
+      ['k1', ns1],
+      ['k2', ns2],
+    ] as const)
+      expect((await libcni('del', file, id, n)).stderr).toBe('');
   });
 
   it('DEL is best effort and idempotent: twice, without prevResult, with the namespace gone, with CNI_NETNS empty', async () => {
