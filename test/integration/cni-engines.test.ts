@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   busyboxRootfs,
   containerdSetup,
@@ -29,7 +29,6 @@ import { Lab, UPLINK } from '../../src/lab/lab.js';
 import { serve, type Server } from '../../src/lab/traffic.js';
 import { CLI, cli } from '../helpers/cli.js';
 import { stopHelpers } from '../helpers/cni.js';
-import { describeKernel } from '../helpers/kernel.js';
 
 const realRoot = (() => {
   try {
@@ -57,7 +56,9 @@ const httpGet = async (netns: string, host: string, port: number) => {
   return String(r.stdout).trim();
 };
 
-const describeEngines = realRoot && haveEngines ? describeKernel : describeKernel.skip;
+// Not helpers/kernel.ts: its probe fails (and under CI throws) for a user without root, and this
+// file runs outside the sandbox; a user without root skips it, the root pass of CI runs it.
+const describeEngines = realRoot && haveEngines ? describe : describe.skip;
 
 describeEngines('CNI with real engines', () => {
   let lab: Lab;
@@ -104,7 +105,7 @@ describeEngines('CNI with real engines', () => {
     if (ownBefore !== undefined) expect(own()).toBe(ownBefore);
   });
 
-  it('Podman: run -p 8080:80, address from the result, c2c, egress masqueraded, published port from outside; rm leaves the host as before', async () => {
+  it('Podman: run -p 8080:80, address from the result, c2c, egress masqueraded, published port from outside, network connect (eth1) and reload; rm leaves the host as before', async () => {
     await writeFile(
       join(netDir, 'nbnet.conflist'),
       JSON.stringify({
@@ -157,6 +158,22 @@ describeEngines('CNI with real engines', () => {
       const egress = await podman('exec', 'cli', 'sh', '-c', `echo hi | nc ${UPLINK.outside} 80`);
       expect(egress.trim()).toBe(`outside ${UPLINK.host} hi`);
       expect(await httpGet(Lab.path(lab.outside), UPLINK.host, 8080)).toBe(BODY);
+      // `podman network connect` attaches a second network as eth1; `network reload` is DEL then ADD.
+      await writeFile(
+        join(netDir, 'nbnet2.conflist'),
+        JSON.stringify({
+          cniVersion: '1.0.0',
+          name: 'nbnet2',
+          plugins: [{ type: 'nftbridge', bridge: 'nbpod1', subnet: '10.88.8.0/24', stateDir }],
+        }),
+      );
+      await podman('network', 'connect', 'nbnet2', 'cli');
+      const cliId = (await podman('inspect', 'cli', '--format', '{{.Id}}')).trim();
+      expect((await state(ns)).endpoints.filter((e) => e.container === cliId).map((e) => e.ifname)).toEqual(['eth0', 'eth1']);
+      expect(await podman('exec', 'cli', 'ip', '-o', '-4', 'addr', 'show', 'eth1')).toMatch(/inet 10\.88\.8\.\d+\/24/);
+      await podman('network', 'reload', 'cli');
+      expect(await podman('exec', 'cli', 'sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc ${webIp} 80`)).toContain(BODY);
+      expect((await state(ns)).endpoints.filter((e) => e.container === cliId)).toHaveLength(2);
       await podman('rm', '-f', '-t', '0', 'web', 'cli');
       expect((await state(ns)).endpoints).toEqual([]);
       expect(hostView()).toBe(before);
