@@ -16,6 +16,7 @@ import { execa } from 'execa';
 import { Host, Ip, defaultRunner, planPublish } from '../dist/index.js';
 import { Lab, UPLINK } from '../dist/lab/index.js';
 import { startHostFirewall } from '../dist/lab/firewalls.js';
+import { HostFirewall } from '../dist/hostfw/host-firewall.js';
 import { NftSession } from '../dist/nft/session.js';
 import { WarmNft } from '../dist/nft/warm.js';
 
@@ -604,9 +605,18 @@ async function benchHostFirewall() {
         );
         // The step itself, alone: what apply runs for the host firewall when nothing is missing.
         const state = await on.state();
+        // Cold: a new look every time (a one-shot `nftbridge apply`: new D-Bus connection, no cache).
+        const cold: number[] = [];
+        for (let i = 0; i < SIZES.repairs; i++) {
+          const fresh = new HostFirewall(on.nft, on.hostFirewall.options);
+          cold.push(await time(() => fresh.sync(state)));
+          fresh.close();
+        }
+        ratioToLimit('host firewall', record('host firewall', `host-firewall step of apply, nothing to do, cold (${kind})`, cold), 10);
+        // Warm: a long-lived Host (watch, a library user), whose firewalld read lasts until it signals.
         const step: number[] = [];
         for (let i = 0; i < SIZES.repairs; i++) step.push(await time(() => on.hostFirewall.sync(state)));
-        ratioToLimit('host firewall', record('host firewall', `host-firewall step of apply, nothing to do (${kind})`, step), 10);
+        record('host firewall', `host-firewall step of apply, nothing to do, warm (${kind})`, step);
       }
       // Repair after the firewall's own reload, with the controller running.
       if (kind !== 'firewalld') {

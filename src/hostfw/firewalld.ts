@@ -8,12 +8,23 @@
  */
 import { existsSync } from 'node:fs';
 import * as dbus from '@jellybrick/dbus-next';
-import { Observable } from 'rxjs';
+import type { Observable } from 'rxjs';
+import {
+  complete,
+  FIREWALLD_NAME,
+  FirewalldError,
+  type FirewalldState,
+  firewalldEvents,
+  IFACE,
+  onError,
+  withTimeout,
+} from './firewalld-bus.js';
 
-export const FIREWALLD_NAME = 'org.fedoraproject.FirewallD1';
+export { FIREWALLD_NAME, FirewalldError, type FirewalldState };
+
 const PATH = '/org/fedoraproject/FirewallD1';
 const CONFIG_PATH = '/org/fedoraproject/FirewallD1/config';
-const IFACE = FIREWALLD_NAME;
+
 const IFACE_ZONE = `${IFACE}.zone`;
 const IFACE_POLICY = `${IFACE}.policy`;
 const IFACE_CONFIG = `${IFACE}.config`;
@@ -32,20 +43,15 @@ export const systemBusAddress = (env: NodeJS.ProcessEnv = process.env): string =
 /** The socket path of a `unix:path=` address, to see whether a bus is there before connecting. */
 export const socketPath = (address: string): string | undefined => /(?:^|;)unix:path=([^,;]+)/.exec(address)?.[1];
 
-export interface FirewalldState {
-  /** Runtime: the zone and the policy exist, and which bridges are in the zone. */
-  runtime: { zone: boolean; policy: boolean; interfaces: string[] };
-  permanent: { zone: boolean; policy: boolean; interfaces: string[] };
-}
-
-export class FirewalldError extends Error {}
-
 /** One connection to the system bus, for one firewalld. */
 export class Firewalld {
   private constructor(private readonly bus: dbus.MessageBus) {}
 
-  /** Connects when a bus is there and firewalld owns its name on it; undefined otherwise. */
-  static async connect(address: string, timeoutMs = 1000): Promise<Firewalld | undefined> {
+  /**
+   * Connects when a bus is there and firewalld answers on it (its first read is the test: no
+   * separate name lookup, one round trip less); undefined otherwise. `first` is that read.
+   */
+  static async connect(address: string, timeoutMs = 1000): Promise<{ client: Firewalld; first: FirewalldState } | undefined> {
     const path = socketPath(address);
     if (path !== undefined && !existsSync(path)) return undefined;
     const bus = dbus.sessionBus({ busAddress: address });
@@ -53,10 +59,9 @@ export class Firewalld {
     onError(bus, () => undefined);
     const client = new Firewalld(bus);
     try {
-      const owned = await withTimeout(client.nameHasOwner(), timeoutMs);
-      if (owned) return client;
+      return { client, first: await withTimeout(client.read(), timeoutMs) };
     } catch {
-      // No bus, or it refused us: firewalld cannot be reached, so it is not managed.
+      // No bus, no firewalld on it (ServiceUnknown), or it refused us: not managed.
     }
     client.close();
     return undefined;
@@ -69,20 +74,6 @@ export class Firewalld {
   private async call(path: string, iface: string, member: string, signature = '', body: unknown[] = []): Promise<unknown[]> {
     const reply = await this.bus.call(new dbus.Message({ destination: FIREWALLD_NAME, path, interface: iface, member, signature, body }));
     return reply?.body ?? [];
-  }
-
-  private async nameHasOwner(): Promise<boolean> {
-    const reply = await this.bus.call(
-      new dbus.Message({
-        destination: 'org.freedesktop.DBus',
-        path: '/org/freedesktop/DBus',
-        interface: 'org.freedesktop.DBus',
-        member: 'NameHasOwner',
-        signature: 's',
-        body: [FIREWALLD_NAME],
-      }),
-    );
-    return reply?.body[0] === true;
   }
 
   private async strings(path: string, iface: string, member: string, signature = '', body: unknown[] = []): Promise<string[]> {
@@ -102,11 +93,63 @@ export class Firewalld {
     }
   }
 
+  /** The last read, valid until firewalld signals anything (the generation counts signals). */
+  private cached: FirewalldState | undefined;
+  private generation = 0;
+  private watching: Promise<unknown> | undefined;
+
+  /** Every signal of firewalld (and its name changing owner) invalidates the cached read. */
+  private watchChanges(): void {
+    if (this.watching) return;
+    this.bus.on('message', (msg: dbus.Message) => {
+      if (msg.type === dbus.MessageType.SIGNAL) {
+        this.generation++;
+        this.cached = undefined;
+      }
+    });
+    this.watching = Promise.all(
+      [
+        `type='signal',sender='${FIREWALLD_NAME}'`,
+        `type='signal',sender='org.freedesktop.DBus',member='NameOwnerChanged',arg0='${FIREWALLD_NAME}'`,
+      ].map((rule) => this.addMatch(rule)),
+    ).then(
+      () => void (this.watched = true),
+      () => undefined,
+    );
+  }
+  private watched = false;
+
+  private addMatch(rule: string): Promise<unknown> {
+    return this.bus.call(
+      new dbus.Message({
+        destination: 'org.freedesktop.DBus',
+        path: '/org/freedesktop/DBus',
+        interface: 'org.freedesktop.DBus',
+        member: 'AddMatch',
+        signature: 's',
+        body: [rule],
+      }),
+    );
+  }
+
   /**
-   * What firewalld has of nftbridge's, runtime and permanent, in two rounds of calls sent together
-   * (firewalld answers one call at a time, slowly: each round trip counts).
+   * What firewalld has of nftbridge's, runtime and permanent. A long-lived Host (watch, a library
+   * user) reads it once and again only after firewalld signalled a change; a read is two rounds of
+   * calls sent together (firewalld answers one call at a time, slowly: each round trip counts).
    */
   async read(): Promise<FirewalldState> {
+    if (this.cached) return this.cached;
+    // The match rules go out with the read, not before it; only a read that began while they were
+    // in force may be kept (a change during an earlier one could go unseen).
+    const watched = this.watched;
+    this.watchChanges();
+    const generation = this.generation;
+    const state = await this.readNow();
+    if (watched && generation === this.generation) this.cached = state;
+    return state;
+  }
+
+  private async readNow(): Promise<FirewalldState> {
     const [active, policies, zonePath, policyPath] = await Promise.all([
       this.call(PATH, IFACE_ZONE, 'getActiveZones'),
       this.strings(PATH, IFACE_POLICY, 'getPolicies'),
@@ -135,8 +178,9 @@ export class Firewalld {
    * zones only that way); interfaces change at runtime without a reload. Returns what changed.
    */
   async ensure(bridges: readonly string[], seen?: FirewalldState): Promise<string[]> {
+    this.cached = undefined;
     const changes: string[] = [];
-    let state = seen ?? (await this.read());
+    let state = seen ?? (await this.readNow());
     if (complete(state, bridges)) return changes;
     if (!state.permanent.zone) {
       await this.call(CONFIG_PATH, IFACE_CONFIG, 'addZone2', 'sa{sv}', [
@@ -166,7 +210,7 @@ export class Firewalld {
     if (changes.length > 0 || !state.runtime.zone || !state.runtime.policy) {
       await this.call(PATH, IFACE, 'reload');
       changes.push('reload');
-      state = await this.read();
+      state = await this.readNow();
     }
     const zonePath = await this.configObject('Zone', ZONE);
     const want = new Set(bridges);
@@ -201,7 +245,8 @@ export class Firewalld {
    * runtime only on a reload, so one reload follows when something was removed.
    */
   async remove(): Promise<string[]> {
-    const state = await this.read();
+    this.cached = undefined;
+    const state = await this.readNow();
     const changes: string[] = [];
     for (const b of state.runtime.interfaces) {
       await this.call(PATH, IFACE_ZONE, 'removeInterface', 'ss', [ZONE, b]);
@@ -226,57 +271,6 @@ export class Firewalld {
 
   /** firewalld's `Reloaded` signal, and its name changing owner (a restart), as one stream. */
   events(): Observable<'reloaded' | 'restarted'> {
-    return new Observable((subscriber) => {
-      const rules = [
-        `type='signal',sender='${FIREWALLD_NAME}',interface='${IFACE}',member='Reloaded'`,
-        `type='signal',sender='org.freedesktop.DBus',member='NameOwnerChanged',arg0='${FIREWALLD_NAME}'`,
-      ];
-      const onMessage = (msg: dbus.Message) => {
-        if (msg.interface === IFACE && msg.member === 'Reloaded') subscriber.next('reloaded');
-        else if (msg.member === 'NameOwnerChanged' && msg.body[0] === FIREWALLD_NAME && msg.body[2]) subscriber.next('restarted');
-      };
-      this.bus.on('message', onMessage);
-      onError(this.bus, (err) => subscriber.error(err));
-      for (const rule of rules)
-        void this.bus
-          .call(
-            new dbus.Message({
-              destination: 'org.freedesktop.DBus',
-              path: '/org/freedesktop/DBus',
-              interface: 'org.freedesktop.DBus',
-              member: 'AddMatch',
-              signature: 's',
-              body: [rule],
-            }),
-          )
-          .catch((err: unknown) => subscriber.error(err));
-      return () => this.bus.removeListener('message', onMessage);
-    });
+    return firewalldEvents(this.bus, (rule) => this.addMatch(rule));
   }
-}
-
-/** firewalld has exactly what `bridges` need, runtime and permanent. */
-function complete(state: FirewalldState, bridges: readonly string[]): boolean {
-  const same = (have: readonly string[]) => have.length === bridges.length && bridges.every((b) => have.includes(b));
-  const { runtime, permanent } = state;
-  return runtime.zone && runtime.policy && permanent.zone && permanent.policy && same(runtime.interfaces) && same(permanent.interfaces);
-}
-
-/** The bus reports connection failures as an 'error' event its typings do not list. */
-const onError = (bus: dbus.MessageBus, listener: (err: unknown) => void) => (bus as unknown as NodeJS.EventEmitter).on('error', listener);
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new FirewalldError(`no answer from the system bus in ${ms} ms`)), ms);
-    p.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (err: unknown) => {
-        clearTimeout(timer);
-        reject(err);
-      },
-    );
-  });
 }

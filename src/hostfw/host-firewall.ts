@@ -7,17 +7,12 @@
 import type { NftClient } from '../nft/client.js';
 import type { ChainObj, NftCommand, NftDocument, RuleObj } from '../nft/schema.js';
 import type { State } from '../topology/state.js';
-import {
-  acceptRuleExpr,
-  type BlockingChain,
-  candidateChains,
-  classifyChain,
-  firewallKind,
-  ruleComment,
-  type FirewallKind,
-} from './detect.js';
+import { acceptRuleExpr, type BlockingChain, candidateChains, classifyChain, firewallKind, ruleComment } from './detect.js';
 import { Firewalld, type FirewalldState, systemBusAddress } from './firewalld.js';
 import { hex } from './marks.js';
+import { buildReport, type HostFirewallReport, type Scan } from './report.js';
+
+export type { HostFirewallReport };
 
 export type HostFirewallMode = 'auto' | 'off';
 
@@ -31,35 +26,10 @@ export interface HostFirewallOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-/** What `status` reports about host firewalls. */
-export interface HostFirewallReport {
-  mode: HostFirewallMode;
-  /** The mark mask, as 0x…. */
-  markMask: string;
-  /** Each firewall found and the chains of it that would drop nftbridge's traffic. */
-  firewalls: {
-    kind: FirewallKind;
-    table: string;
-    chains: { chain: string; hook: string; prio: number; why: string; integrated: boolean }[];
-  }[];
-  /** firewalld, when it answers on the system bus: nftbridge's zone and policy in it. */
-  firewalld?: FirewalldState & { integrated: boolean };
-  /** Networks whose traffic a firewall found would drop if nftbridge did nothing. */
-  blocks: string[];
-  /** What nftbridge has in place, for people: "rule in ip filter FORWARD", "firewalld zone nftbridge". */
-  integration: string[];
-  /** What is missing or stale; empty when the integration is complete. */
-  missing: string[];
-}
-
-interface Scan {
-  blocking: BlockingChain[];
-  firewalld: Firewalld | undefined;
-  firewalldState: FirewalldState | undefined;
-}
-
 /** A firewalld found absent is looked for again after this long (it may start later). */
 const ABSENT_RECHECK_MS = 2000;
+
+const FIREWALLD_WHY = 'firewalld zones (managed over D-Bus)';
 
 const OWN_TABLES = new Set(['inet nftbridge', 'bridge nftbridge']);
 
@@ -82,18 +52,20 @@ export class HostFirewall {
    * (DBUS_SYSTEM_BUS_ADDRESS), or the host is the current namespace, or firewalld's table is in it.
    * The machine's firewalld never manages a namespace nftbridge was pointed at otherwise.
    */
-  private async connectFirewalld(chains: readonly ChainObj[]): Promise<Firewalld | undefined> {
+  private async connectFirewalld(hasTable: boolean): Promise<Firewalld | undefined> {
     if (this.firewalld) return this.firewalld;
     if (this.firewalld === null && performance.now() - this.absentSince < ABSENT_RECHECK_MS) return undefined;
     const env = this.options.env ?? process.env;
     const explicit = Boolean(env.DBUS_SYSTEM_BUS_ADDRESS);
-    const hasTable = chains.some((c) => c.family === 'inet' && c.table === 'firewalld');
     if (!explicit && this.options.netns !== undefined && !hasTable) return undefined;
-    const fw = await Firewalld.connect(systemBusAddress(env));
-    this.firewalld = fw ?? null;
-    if (!fw) this.absentSince = performance.now();
-    return fw;
+    const found = await Firewalld.connect(systemBusAddress(env));
+    this.firewalld = found?.client ?? null;
+    this.firstRead = found?.first;
+    if (!found) this.absentSince = performance.now();
+    return found?.client;
   }
+  /** The read that connecting made, used once by the look that connected. */
+  private firstRead: FirewalldState | undefined;
 
   /** Forgets a firewalld connection (after firewalld restarted, say); the next look reconnects. */
   resetFirewalld(): void {
@@ -104,14 +76,33 @@ export class HostFirewall {
   /** firewalld's signals, once connected (watch subscribes to them). */
   async firewalldClient(): Promise<Firewalld | undefined> {
     if (!this.enabled) return undefined;
-    return this.connectFirewalld(await this.nft.listChains());
+    const chains = await this.nft.listChains();
+    const fw = await this.connectFirewalld(chains.some((c) => c.family === 'inet' && c.table === 'firewalld'));
+    this.firstRead = undefined;
+    return fw;
   }
 
+  /**
+   * One look at the host: every chain (no rules), while firewalld is asked over D-Bus when that
+   * needs no look at the tables first. (`nft list tables` costs more than `list chains` here: nft
+   * loads every set's elements for it.)
+   */
   private async scan(): Promise<Scan> {
+    const env = this.options.env ?? process.env;
+    const early = Boolean(env.DBUS_SYSTEM_BUS_ADDRESS) || this.options.netns === undefined;
+    const asked = early ? this.askFirewalld(false) : undefined;
     const chains = await this.nft.listChains();
-    const firewalld = await this.connectFirewalld(chains);
-    const [blocking, firewalldState] = await Promise.all([this.blockingChains(chains, firewalld !== undefined), firewalld?.read()]);
-    return { blocking, firewalld, firewalldState };
+    const firewalldTable = chains.some((c) => c.family === 'inet' && c.table === 'firewalld');
+    const { firewalld, state } = (await asked) ?? (await this.askFirewalld(firewalldTable));
+    const blocking = await this.blockingChains(chains, firewalld !== undefined);
+    return { blocking, firewalld, firewalldState: state };
+  }
+
+  private async askFirewalld(firewalldTable: boolean): Promise<{ firewalld: Firewalld | undefined; state: FirewalldState | undefined }> {
+    const firewalld = await this.connectFirewalld(firewalldTable);
+    const first = this.firstRead;
+    this.firstRead = undefined;
+    return { firewalld, state: first ?? (await firewalld?.read()) };
   }
 
   /**
@@ -126,7 +117,7 @@ export class HostFirewall {
         const info = chains.find((x) => x.family === c.family && x.table === c.table && x.name === c.chain);
         const tableChains = chains.filter((x) => x.family === c.family && x.table === c.table);
         if (viaDbus && c.family === 'inet' && c.table === 'firewalld')
-          return { ...c, kind: 'firewalld' as const, why: 'firewalld zones (managed over D-Bus)', ours: [] };
+          return { ...c, kind: 'firewalld' as const, why: FIREWALLD_WHY, ours: [] };
         const listing = await this.nft.listChain(c.family, c.table, c.chain);
         const rules: RuleObj[] = [];
         for (const item of listing?.nftables ?? [])
@@ -154,45 +145,7 @@ export class HostFirewall {
     };
     if (!this.enabled) return base;
     const scan = await this.scan();
-    return this.report(state, scan, base);
-  }
-
-  private report(state: State, scan: Scan, base: HostFirewallReport): HostFirewallReport {
-    const wanted = state.networks.length > 0;
-    const targets = new Set(this.ruleTargets(scan));
-    const byTable = new Map<string, HostFirewallReport['firewalls'][number]>();
-    for (const b of scan.blocking) {
-      const key = `${b.family} ${b.table}`;
-      const entry = byTable.get(key) ?? { kind: b.kind, table: key, chains: [] };
-      byTable.set(key, entry);
-      const viaDbus = !targets.has(b);
-      const integrated = viaDbus ? this.firewalldComplete(state, scan.firewalldState) : b.ours.some((o) => o.current);
-      entry.chains.push({ chain: b.chain, hook: b.hook, prio: b.prio, why: b.why, integrated });
-      if (!viaDbus && b.ours.some((o) => o.current)) base.integration.push(`rule in ${key} ${b.chain}`);
-      if (wanted && !viaDbus && b.why !== 'no longer blocks' && !b.ours.some((o) => o.current))
-        base.missing.push(`no accept rule in ${key} ${b.chain} (${b.why})`);
-      if (b.ours.some((o) => !o.current)) base.missing.push(`stale rule in ${key} ${b.chain} (another mark mask)`);
-      if (!wanted && b.ours.length > 0) base.missing.push(`leftover rule in ${key} ${b.chain}`);
-    }
-    base.firewalls = [...byTable.values()];
-    if (scan.firewalldState) {
-      const fw = scan.firewalldState;
-      const integrated = this.firewalldComplete(state, fw);
-      base.firewalld = { ...fw, integrated };
-      if (fw.runtime.zone) base.integration.push(`firewalld zone nftbridge: ${fw.runtime.interfaces.join(' ') || '(no bridges)'}`);
-      if (fw.runtime.policy) base.integration.push('firewalld policy nftbridge-forward');
-      if (wanted && !integrated) base.missing.push(...firewalldMissing(state, fw));
-      if (!wanted && (fw.permanent.zone || fw.permanent.policy || fw.runtime.zone))
-        base.missing.push('firewalld zone or policy left behind');
-      if (!byTable.has('inet firewalld')) base.firewalls.push({ kind: 'firewalld', table: 'inet firewalld', chains: [] });
-    }
-    const blocking = scan.blocking.some((b) => b.why !== 'no longer blocks') || scan.firewalldState !== undefined;
-    base.blocks = blocking ? state.networks.map((n) => n.name) : [];
-    return base;
-  }
-
-  private firewalldComplete(state: State, fw: FirewalldState | undefined): boolean {
-    return fw !== undefined && firewalldMissing(state, fw).length === 0;
+    return buildReport(state, scan, base, this.ruleTargets(scan));
   }
 
   /**
@@ -251,22 +204,6 @@ export class HostFirewall {
     if (this.firewalld) this.firewalld.close();
     this.firewalld = undefined;
   }
-}
-
-function firewalldMissing(state: State, fw: FirewalldState): string[] {
-  const out: string[] = [];
-  if (!fw.permanent.zone) out.push('firewalld: no permanent zone nftbridge');
-  if (!fw.permanent.policy) out.push('firewalld: no permanent policy nftbridge-forward');
-  if (!fw.runtime.zone) out.push('firewalld: zone nftbridge not loaded');
-  if (!fw.runtime.policy) out.push('firewalld: policy nftbridge-forward not loaded');
-  for (const n of state.networks) {
-    if (!fw.runtime.interfaces.includes(n.bridge)) out.push(`firewalld: ${n.bridge} not in zone nftbridge (runtime)`);
-    if (fw.permanent.zone && !fw.permanent.interfaces.includes(n.bridge))
-      out.push(`firewalld: ${n.bridge} not in zone nftbridge (permanent)`);
-  }
-  const bridges = new Set(state.networks.map((n) => n.bridge));
-  for (const b of fw.runtime.interfaces) if (!bridges.has(b)) out.push(`firewalld: ${b} in zone nftbridge but not nftbridge's`);
-  return out;
 }
 
 const insertRule = (b: BlockingChain, mask: number): NftCommand => ({
