@@ -296,6 +296,32 @@ describeKernel('CNI plugin', () => {
       ['k2', ns2],
     ] as const)
       expect((await libcni('del', file, id, n)).stderr).toBe('');
+    // "internal": no default route in the result nor in the container; "dns" passed through.
+    const internal = await writeConf('internal', {
+      cniVersion: '1.0.0',
+      name: 'internal',
+      plugins: [
+        { type: 'nftbridge', bridge: 'cni-nb3', subnet: '10.75.0.0/24', internal: true, stateDir, dns: { nameservers: ['10.75.0.53'] } },
+      ],
+    });
+    const ns3 = await container('k3');
+    const r3 = await libcni('add', internal, 'k3', ns3);
+    expect(r3.stderr).toBe('');
+    const res3 = JSON.parse(String(r3.stdout)) as { routes?: unknown[]; dns: { nameservers: string[] } };
+    expect(res3.routes ?? []).toEqual([]);
+    expect(res3.dns.nameservers).toEqual(['10.75.0.53']);
+    expect(execFileSync('nsenter', [`--net=${ns3}`, 'ip', 'route', 'show', 'default'], { encoding: 'utf8' }).trim()).toBe('');
+    await expect(send(ns3, 'tcp', UPLINK.outside, 80, 'x', 800)).rejects.toThrow();
+    expect((await libcni('del', internal, 'k3', ns3)).stderr).toBe('');
+    // An unreadable state is the spec's I/O error (5).
+    const broken = join(dir, 'broken-state');
+    await execa('mkdir', ['-p', '-m', '0700', broken]);
+    await writeFile(join(broken, 'host.json'), '{ torn');
+    const io = await direct(
+      { CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'io', CNI_NETNS: ns3, CNI_IFNAME: 'eth0' },
+      { ...pluginConf(), stateDir: broken },
+    );
+    expect(JSON.parse(String(io.stdout)).code).toBe(5);
   });
 
   it('DEL is best effort and idempotent: twice, without prevResult, with the namespace gone, with CNI_NETNS empty', async () => {
