@@ -50,6 +50,8 @@ if (realRoot && !haveEngines && process.env.CI === 'true')
   throw new Error('podman, containerd or busybox-static missing: .ci/setup installs them');
 
 const BODY = 'hello-from-nftbridge';
+/** busybox's web server in the foreground, serving BODY. */
+const HTTPD = ['httpd', '-f', '-p', '80', '-h', '/www'];
 /** An HTTP GET with Node from a namespace: the body, or the error. */
 const httpGet = async (netns: string, host: string, port: number) => {
   const script = `require('http').get({host:'${host}',port:${port},timeout:3000},r=>{let b='';r.on('data',d=>b+=d);r.on('end',()=>{process.stdout.write(b);process.exit(0)})}).on('error',e=>{console.error(e.code);process.exit(1)})`;
@@ -134,23 +136,7 @@ describeEngines('CNI with real engines', () => {
       const podman = (...args: string[]) => ns.run('podman', args, env);
       await execa('tar', ['-C', rootfs, '-cf', join(dir, 'rootfs.tar'), '.']);
       await podman('import', join(dir, 'rootfs.tar'), 'localhost/nbbusybox');
-      await podman(
-        'run',
-        '-d',
-        '--name',
-        'web',
-        '--network',
-        'nbnet',
-        '-p',
-        '8080:80',
-        'localhost/nbbusybox',
-        'httpd',
-        '-f',
-        '-p',
-        '80',
-        '-h',
-        '/www',
-      );
+      await podman('run', '-d', '--name', 'web', '--network', 'nbnet', '-p', '8080:80', 'localhost/nbbusybox', ...HTTPD);
       await podman('run', '-d', '--name', 'cli', '--network', 'nbnet', 'localhost/nbbusybox', 'sleep', '600');
       const webIp = (await podman('inspect', 'web', '--format', '{{.NetworkSettings.Networks.nbnet.IPAddress}}')).trim();
       const st = await state(ns);
@@ -231,25 +217,7 @@ describeEngines('CNI with real engines', () => {
       await ctr('image', 'import', '--snapshotter', 'native', image);
       const img = 'docker.io/library/nbbusybox:latest';
       // The web server runs in the foreground of its own `ctr run`, which DELs when it ends.
-      const web = ns.spawn('ctr', [
-        '-a',
-        socket,
-        '-n',
-        'nbtest',
-        'run',
-        '--rm',
-        '--cni',
-        '--snapshotter',
-        'native',
-        img,
-        'web',
-        'httpd',
-        '-f',
-        '-p',
-        '80',
-        '-h',
-        '/www',
-      ]);
+      const web = ns.spawn('ctr', ['-a', socket, '-n', 'nbtest', 'run', '--rm', '--cni', '--snapshotter', 'native', img, 'web', ...HTTPD]);
       let webIp: string | undefined;
       for (let i = 0; i < 100 && !webIp; i++) {
         webIp = (await state(ns)).endpoints.find((e) => e.container === 'nbtest-web')?.addresses[0];
