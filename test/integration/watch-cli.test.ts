@@ -54,6 +54,8 @@ describeKernel('watch and topology events', () => {
       drift: [{ kind: 'table', subject: 'nftbridge', reason: 'table is missing' }],
     });
     expect(lines.some((l) => l.type === 'ruleset')).toBe(true);
+    // The host firewall report, once at start (no firewall in this lab: none found, marks on).
+    expect(lines.find((l) => l.type === 'host-firewall')).toMatchObject({ mode: 'auto', markMask: '0xff000000', firewalls: [] });
     expect(lines.every((l) => typeof l.type === 'string')).toBe(true);
     const kids = childrenOf(child.pid ?? -1);
     expect(kids.length).toBeGreaterThanOrEqual(2);
