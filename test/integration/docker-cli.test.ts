@@ -140,6 +140,32 @@ describeKernel('the CLI as Docker users expect it', () => {
     expect(cliOk([...g, 'network', 'ls', '-q']).trim()).toBe('web');
   });
 
+  it('network prune without --force asks on a terminal: "n" keeps the networks, "y" removes them', () => {
+    cliOk([...g, 'network', 'create', 'ask1', '--subnet', '10.74.0.0/24']);
+    // A real terminal: script(1) runs the CLI on a pty and passes our answer through it.
+    const onTty = (answer: string) =>
+      spawnSync('script', ['-qec', [process.execPath, CLI, ...g, 'network', 'prune'].map((w) => `'${w}'`).join(' '), '/dev/null'], {
+        input: `${answer}\n`,
+        encoding: 'utf8',
+      });
+    const no = onTty('n');
+    expect(no.status).toBe(0);
+    expect(no.stdout).toContain('Are you sure you want to continue? [y/N]');
+    expect(
+      cliOk([...g, 'network', 'ls', '-q'])
+        .trim()
+        .split('\n'),
+    ).toContain('ask1');
+    const yes = onTty('y');
+    expect(yes.status).toBe(0);
+    expect(yes.stdout).toMatch(/^ask1\r?$/m);
+    expect(
+      cliOk([...g, 'network', 'ls', '-q'])
+        .trim()
+        .split('\n'),
+    ).not.toContain('ask1');
+  });
+
   it('with --json an error is one JSON object on stderr, and the exit codes stay', () => {
     const r = cli([...g, '--json', 'network', 'create', 'x', '--subnet', '127.0.0.0/24']);
     expect(r.status).toBe(2);
