@@ -76,8 +76,7 @@ export class FakeRunner implements Runner {
       const listing = nft.list(d ?? '', e ?? '');
       if (!listing) throw new FakeNftFailure('Error: No such file or directory');
       return JSON.stringify(listing);
-    } else if (a === '-j' && b === 'list' && c === 'chains') return JSON.stringify(nft.listChains(d));
-    else if (a === '-j' && b === 'list' && c === 'tables') return JSON.stringify(nft.listTables());
+    } else if (a === '-j' && b === 'list' && c === 'chains') return JSON.stringify(nft.listChains());
     else if (a === 'delete' && b === 'table') nft.deleteTable(c ?? '', d ?? '');
     else throw new CommandError('nft', argv, 127, 'not modelled by the fake runner');
     return '';

@@ -127,27 +127,15 @@ export class NftClient {
     }
   }
 
-  /** Every chain (no rules) of every table, or of one family's tables: where host firewall detection starts. */
-  async listChains(family?: Family): Promise<ChainObj[]> {
-    return (await this.listObjects('chains', family)).filter((o): o is { chain: ChainObj } => 'chain' in o).map((o) => o.chain);
-  }
-
-  /** Every table's family and name (the cheapest listing there is). */
-  async listTables(): Promise<{ family: Family; name: string }[]> {
-    return (await this.listObjects('tables'))
-      .filter((o): o is { table: { family: Family; name: string } } => 'table' in o)
-      .map(({ table }) => ({ family: table.family, name: table.name }));
-  }
-
-  private async listObjects(what: 'chains' | 'tables', family?: Family): Promise<Listing['nftables']> {
+  /** Every chain of every table (no rules): where host firewall detection starts. */
+  async listChains(): Promise<ChainObj[]> {
     const stdout = await this.withSession(
-      async (session) =>
-        (await session.run(JSON.stringify({ nftables: [{ list: { [what]: family ? { family } : null } }] }), true))[0] ?? '',
-      async () => (await this.runner.run('nft', ['-j', 'list', what, ...(family ? [family] : [])], { netns: this.netns })).stdout,
+      async (session) => (await session.run(JSON.stringify({ nftables: [{ list: { chains: null } }] }), true))[0] ?? '',
+      async () => (await this.runner.run('nft', ['-j', 'list', 'chains'], { netns: this.netns })).stdout,
     );
     const parsed = listingSchema.safeParse(JSON.parse(stdout));
-    if (!parsed.success) throw new SchemaError(`nft -j list ${what}`, parsed.error.issues);
-    return parsed.data.nftables;
+    if (!parsed.success) throw new SchemaError('nft -j list chains', parsed.error.issues);
+    return parsed.data.nftables.filter((o): o is { chain: ChainObj } => 'chain' in o).map((o) => o.chain);
   }
 
   /** Removes the owned table (or another of nftbridge's); a table that is already gone is not an error. */

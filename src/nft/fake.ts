@@ -59,24 +59,12 @@ export class FakeNft {
     return { nftables: out };
   }
 
-  /** `nft -j list chains [FAMILY]`: every chain of every table (of that family), without rules. */
-  listChains(only?: string): { nftables: unknown[] } {
+  /** `nft -j list chains`: every chain of every table, without rules. */
+  listChains(): { nftables: unknown[] } {
     const out: unknown[] = [{ metainfo: { version: 'fake', json_schema_version: 1 } }];
     for (const [key, t] of this.tables) {
       const [family, table] = key.split(' ');
-      if (only !== undefined && family !== only) continue;
       for (const [name, c] of t.chains) out.push({ chain: { family, table, name, ...c.spec } });
-    }
-    return { nftables: out };
-  }
-
-  /** `nft -j list tables`. */
-  listTables(): { nftables: unknown[] } {
-    const out: unknown[] = [{ metainfo: { version: 'fake', json_schema_version: 1 } }];
-    let handle = 1;
-    for (const key of this.tables.keys()) {
-      const [family, name] = key.split(' ');
-      out.push({ table: { family, name, handle: handle++ } });
     }
     return { nftables: out };
   }

@@ -48,13 +48,12 @@ export function removeNetworkPlan(ctx: HostContext, state: State, name: string):
   };
 }
 
-/** The new network's number within the mark mask (none when the integration is off and no number is free). */
+/** The new network's number within the mark mask; with the integration off, a full mask is no error (nothing is marked). */
 function networkMark(ctx: HostContext, state: State): { mark?: number } {
-  const { enabled, options } = ctx.hostFirewall;
-  if (enabled) return { mark: allocateMark(state, options.mask) };
   try {
-    return { mark: allocateMark(state, options.mask) };
-  } catch {
+    return { mark: allocateMark(state, ctx.hostFirewall.options.mask) };
+  } catch (err) {
+    if (ctx.hostFirewall.enabled) throw err;
     return {};
   }
 }
