@@ -1,12 +1,12 @@
 /** The owned table in the kernel: full atomic rebuilds, and element-only changes for published ports. */
 import { NftError } from '../errors.js';
-import type { NftClient } from '../nft/client.js';
+import type { NftClient, Transition } from '../nft/client.js';
 import type { Listing, NftDocument } from '../nft/schema.js';
 import type { Element } from '../nft/transaction.js';
 import type { Endpoint, PublishedPort, State } from '../topology/state.js';
 import { endpointElements, spoofTransaction } from './antispoof.js';
 import { familyOfSet, SPOOF_FAMILY, TABLE } from './names.js';
-import { ownedTransaction, portElements, type RenderOptions, renderRuleset } from './render.js';
+import { ownedTransaction, portElements, type RenderOptions, renderRules, renderRuleset } from './render.js';
 
 export class Firewall {
   constructor(
@@ -22,8 +22,9 @@ export class Firewall {
   /** One transaction that replaces the table's contents; returns the document applied. */
   async rebuild(state: State): Promise<NftDocument> {
     const doc = this.render(state);
+    const whole = { to: state };
     try {
-      await this.nft.apply(doc);
+      await this.nft.apply(doc, whole);
     } catch (err) {
       if (!(err instanceof NftError)) throw err;
       // A table somebody reshaped (a set of another type, say) cannot be flushed into shape:
@@ -32,9 +33,23 @@ export class Firewall {
         ...ownedTransaction().addTable().deleteTable().toDocument().nftables,
         ...spoofTransaction().addTable().deleteTable().toDocument().nftables,
       ];
-      await this.nft.apply({ nftables: [...reset, ...doc.nftables] });
+      await this.nft.apply({ nftables: [...reset, ...doc.nftables] }, whole);
     }
     return doc;
+  }
+
+  /**
+   * Replaces the rules and the bridge and gateway sets, leaving the port maps' elements alone: a
+   * network created or removed. A table that is not as expected (gone, a map deleted) fails that
+   * document, and is rebuilt whole instead.
+   */
+  async rebuildRules(state: State, from: State): Promise<void> {
+    try {
+      await this.nft.apply(renderRules(state, this.renderOptions), { from, to: state });
+    } catch (err) {
+      if (!(err instanceof NftError)) throw err;
+      await this.rebuild(state);
+    }
   }
 
   /**
@@ -42,13 +57,13 @@ export class Firewall {
    * `state` includes the ports. When the table is not as expected (deleted by someone, say), the
    * whole table is rebuilt for `state` instead.
    */
-  async addPorts(state: State, ports: readonly PublishedPort[]): Promise<NftDocument> {
-    return this.changeElements(state, ports, 'add', state);
+  async addPorts(state: State, ports: readonly PublishedPort[], transition?: Transition): Promise<NftDocument> {
+    return this.changeElements(state, ports, 'add', state, transition);
   }
 
   /** `state` still holds the ports, so their elements can be named; `after` is the state without them. */
-  async removePorts(state: State, ports: readonly PublishedPort[], after: State): Promise<NftDocument> {
-    return this.changeElements(state, ports, 'delete', after);
+  async removePorts(state: State, ports: readonly PublishedPort[], after: State, transition?: Transition): Promise<NftDocument> {
+    return this.changeElements(state, ports, 'delete', after, transition);
   }
 
   private async changeElements(
@@ -56,6 +71,7 @@ export class Firewall {
     ports: readonly PublishedPort[],
     how: 'add' | 'delete',
     fallback: State,
+    transition?: Transition,
   ): Promise<NftDocument> {
     const tx = ownedTransaction();
     // Endpoints indexed once: a bulk change is linear in its ports, not ports x endpoints.
@@ -68,7 +84,7 @@ export class Firewall {
     const doc = tx.toDocument();
     if (tx.size === 0) return doc;
     try {
-      await this.nft.apply(doc);
+      await this.nft.apply(doc, transition);
       return doc;
     } catch (err) {
       if (!(err instanceof NftError)) throw err;
@@ -77,27 +93,41 @@ export class Firewall {
   }
 
   /** An endpoint's addresses through its port (anti-spoofing elements); the table is rebuilt for `state` when not as expected. */
-  async addEndpoint(state: State, ep: Endpoint): Promise<void> {
-    await this.changeEndpoint(ep, 'add', state);
+  async addEndpoint(state: State, ep: Endpoint, transition?: Transition): Promise<void> {
+    await this.changeEndpoint(ep, 'add', state, transition);
   }
 
   /** `after` is the state without the endpoint, for the rebuild when the table is not as expected. */
-  async removeEndpoint(ep: Endpoint, after: State): Promise<void> {
-    await this.changeEndpoint(ep, 'delete', after);
+  async removeEndpoint(ep: Endpoint, after: State, transition?: Transition): Promise<void> {
+    await this.changeEndpoint(ep, 'delete', after, transition);
   }
 
-  private async changeEndpoint(ep: Endpoint, how: 'add' | 'delete', fallback: State): Promise<void> {
+  private async changeEndpoint(ep: Endpoint, how: 'add' | 'delete', fallback: State, transition?: Transition): Promise<void> {
     const tx = spoofTransaction();
     for (const { set, elem } of endpointElements(ep)) {
       if (how === 'add') tx.addElements(set, elem);
       else tx.deleteElements(set, elem);
     }
     try {
-      await this.nft.apply(tx.toDocument());
+      await this.nft.apply(tx.toDocument(), transition);
     } catch (err) {
       if (!(err instanceof NftError)) throw err;
       await this.rebuild(fallback);
     }
+  }
+
+  /** Nothing changed in nftables since the tables were known to match `state` (NftClient.unchangedSince). */
+  unchangedSince(state: State): Promise<boolean> {
+    return this.nft.unchangedSince(state);
+  }
+
+  generationNow(): Promise<number | undefined> {
+    return this.nft.generationNow();
+  }
+
+  /** A listing taken at generation `gen` or later matched `state`. */
+  found(gen: number, state: State): void {
+    this.nft.found(gen, state);
   }
 
   /** Both of nftbridge's tables, as one listing (their object names differ); null when the main table is missing. */

@@ -225,15 +225,7 @@ function inputRules(tx: Transaction, nets: Network[]): void {
 }
 
 function elements(tx: Transaction, state: State, nets: Network[]): void {
-  tx.addElements(
-    SET_BRIDGES,
-    nets.map((n) => n.bridge),
-  );
-  for (const fam of FAMILIES)
-    tx.addElements(
-      SET_GATEWAYS[fam],
-      nets.flatMap((n) => subnetsOf(n, fam).map((s) => s.gateway)),
-    );
+  networkElements(tx, nets);
   const grouped = new Map<string, Element[]>();
   const endpoints = new Map(state.endpoints.map((ep) => [`${ep.network}\0${ep.container}`, ep]));
   for (const port of sortPorts(state.ports))
@@ -252,6 +244,41 @@ export function sortPorts(ports: readonly PublishedPort[]): PublishedPort[] {
 
 /** Starts a transaction on the owned table. */
 export const ownedTransaction = () => new Transaction(FAMILY, TABLE);
+
+/** The chains whose rules depend on the networks; the others (DNAT through the port maps, raw) never change. */
+const NETWORK_CHAINS = [CHAIN.postrouting, CHAIN.forward, CHAIN.input, CHAIN.accept] as const;
+
+/**
+ * The rules that depend on the networks alone, for a change of networks on a table that exists:
+ * those chains flushed and refilled, the bridge and gateway sets refilled, and neither the port
+ * maps nor the rules that read them touched, so that creating or removing a network costs the
+ * same with 10,000 published ports as with none (nft loads what a document names). Flushing a
+ * chain or set that is gone fails the whole document: the caller then rebuilds everything.
+ */
+export function renderRules(state: State, options: RenderOptions = {}): NftDocument {
+  const nets = [...state.networks].sort(byName);
+  const tx = ownedTransaction();
+  for (const chain of NETWORK_CHAINS) tx.flushChain(chain);
+  for (const name of [SET_BRIDGES, SET_GATEWAYS[4], SET_GATEWAYS[6]]) tx.flushSet({ name });
+  natRules(tx, nets);
+  forwardRules(tx, nets);
+  inputRules(tx, nets);
+  acceptRules(tx, nets, state, options.markMask === undefined ? DEFAULT_MARK_MASK : options.markMask);
+  networkElements(tx, nets);
+  return tx.toDocument();
+}
+
+function networkElements(tx: Transaction, nets: Network[]): void {
+  tx.addElements(
+    SET_BRIDGES,
+    nets.map((n) => n.bridge),
+  );
+  for (const fam of FAMILIES)
+    tx.addElements(
+      SET_GATEWAYS[fam],
+      nets.flatMap((n) => subnetsOf(n, fam).map((s) => s.gateway)),
+    );
+}
 
 export function renderRuleset(state: State, options: RenderOptions = {}): NftDocument {
   const nets = [...state.networks].sort(byName);

@@ -166,7 +166,7 @@ export class HostFirewall {
         changes.push(`accept rule in ${b.family} ${b.table} ${b.chain}`);
       }
     }
-    if (commands.length > 0) await this.nft.apply({ nftables: commands } as NftDocument);
+    if (commands.length > 0) await this.nft.apply({ nftables: commands } as NftDocument, 'other-tables');
     if (scan.firewalld && scan.firewalldState)
       changes.push(
         ...(await scan.firewalld.ensure(
@@ -191,7 +191,7 @@ export class HostFirewall {
         commands.push(deleteRule(b, o.handle));
         changes.push(`removed rule from ${b.family} ${b.table} ${b.chain}`);
       }
-    if (commands.length > 0) await this.nft.apply({ nftables: commands } as NftDocument);
+    if (commands.length > 0) await this.nft.apply({ nftables: commands } as NftDocument, 'other-tables');
     if (scan.firewalld && scan.firewalldState) {
       const fw = scan.firewalldState;
       if (fw.permanent.zone || fw.permanent.policy || fw.runtime.zone || fw.runtime.policy)

@@ -74,7 +74,7 @@ export class FakeIp {
     const [object, verb, ...rest] = args;
     if (object === 'netns') return this.netns(verb, rest[0] ?? '');
     if (object === 'link' && verb === 'show') return JSON.stringify([...this.space(ns).values()].map((l) => this.describe(l, false)));
-    if (object === 'addr' && verb === 'show') return JSON.stringify([...this.space(ns).values()].map((l) => this.describe(l, true)));
+    if (object === 'addr' && verb === 'show') return this.showAddr(ns, rest);
     if (object === 'route' && verb === 'show') return JSON.stringify(this.routes(ns, v6 ? 'inet6' : 'inet'));
     if (object === 'link' && verb === 'add') return this.add(ns, rest);
     if (object === 'link' && verb === 'del') return this.del(ns, rest[0] ?? '');
@@ -84,6 +84,16 @@ export class FakeIp {
     if (object === 'neigh') return verb === 'show' ? '[]' : ''; // nobody else on the segment
     void json;
     return fail(`Object "${object}" is unknown, try "ip help".`);
+  }
+
+  /** `addr show`, `addr show dev NAME` (ip's message when missing) or `addr show scope global`. */
+  private showAddr(ns: string, rest: string[]): string {
+    const dev = rest[0] === 'dev' ? rest[1] : undefined;
+    if (dev !== undefined && !this.space(ns).has(dev)) fail(`Device "${dev}" does not exist.`);
+    const links = [...this.space(ns).values()].filter((l) => dev === undefined || l.ifname === dev);
+    // With a scope, links without an address of it are left out, as ip does (every fake address is global).
+    const shown = rest[0] === 'scope' ? links.filter((l) => l.addrs.length > 0) : links;
+    return JSON.stringify(shown.map((l) => this.describe(l, true)));
   }
 
   private netns(verb: string | undefined, name: string): string {

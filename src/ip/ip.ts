@@ -112,6 +112,47 @@ export class Ip {
     return parseJson('ip -j addr show', z.array(addrSchema), await this.read(READ, ['addr', 'show']));
   }
 
+  /**
+   * The addresses of global scope and the links that carry them: what a new subnet may not
+   * overlap. Host-side veths carry only link-local addresses, so this does not grow with endpoints.
+   */
+  async globalAddresses(): Promise<LinkAddresses[]> {
+    // ip prints an empty object in place of each address the filter left out.
+    const raw: unknown = JSON.parse((await this.read(READ, ['addr', 'show', 'scope', 'global'])) || '[]');
+    const cleaned = Array.isArray(raw)
+      ? raw.map((l: unknown) =>
+          l && typeof l === 'object' && 'addr_info' in l && Array.isArray(l.addr_info)
+            ? { ...l, addr_info: l.addr_info.filter((a: unknown) => a && typeof a === 'object' && Object.keys(a).length > 0) }
+            : l,
+        )
+      : raw;
+    return parseJson('ip -j addr show scope global', z.array(addrSchema), JSON.stringify(cleaned));
+  }
+
+  /**
+   * One link with its addresses (alias, kind and master included), or undefined when there is no
+   * such link: one line, not a dump of every link. A long-lived reader resolves names through a
+   * cache, which a link re-created under its name makes stale: its "no such link" is asked again
+   * of a fresh reader unless `confirmMissing` is false (a caller that finds out anyway, as adding
+   * a link that exists fails).
+   */
+  async link(dev: string, confirmMissing = true): Promise<LinkAddresses | undefined> {
+    const args = ['addr', 'show', 'dev', dev];
+    const once = async () => {
+      try {
+        const found = parseJson('ip -j addr show dev', z.array(addrSchema), await this.read(READ, args))[0];
+        return found?.ifname === dev ? found : undefined;
+      } catch (err) {
+        if (err instanceof CommandError && /does not exist|Cannot find device|No such device/i.test(err.stderr)) return undefined;
+        throw err;
+      }
+    };
+    const found = await once();
+    if (found || !this.persistent || !confirmMissing) return found;
+    await this.sessions.get(READ.join(' '))?.close();
+    return once();
+  }
+
   async routes(family: 4 | 6 = 4): Promise<Route[]> {
     return parseJson('ip -j route show', z.array(routeSchema), await this.read(family === 4 ? READ : READ6, ['route', 'show']));
   }

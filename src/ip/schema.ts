@@ -31,6 +31,8 @@ export const addrSchema = z.looseObject({
   /** The mark nftbridge puts on every link it creates (see ops/ownership.ts). */
   ifalias: z.string().optional(),
   linkinfo: z.looseObject({ info_kind: z.string().optional() }).optional(),
+  /** The link group ("default", or a number): ops/ownership.ts deletes many links as one group. */
+  group: z.union([z.string(), z.number()]).optional(),
   addr_info: z.array(addrInfoSchema).default([]),
 });
 export type LinkAddresses = z.infer<typeof addrSchema>;

@@ -6,6 +6,7 @@ import { WarmNft } from './warm.js';
 import { type ChainObj, listingSchema, type Family, type Listing, type NftDocument } from './schema.js';
 import { nftFeatures } from './features.js';
 import { serialize } from './serialize.js';
+import { RulesetGeneration } from './generation.js';
 
 export { serialize };
 
@@ -16,9 +17,19 @@ export { serialize };
  */
 const SESSION_MAX = 4 * 1024;
 
+/**
+ * What a committed document did to nftbridge's tables, so that a later check can trust them
+ * without listing them: they went from holding `from` (a token: the desired state they matched)
+ * to holding `to`, or (no `from`) were replaced whole by `to`; or only other tables changed.
+ */
+export type Transition = { from?: object; to: object } | 'other-tables';
+
 export class NftClient {
   private session: NftSession | undefined;
   private warm: WarmNft | undefined;
+  private generation: RulesetGeneration | undefined;
+  /** The tables matched `token` at ruleset generation `gen` (see generation.ts). */
+  private known: { gen: number; token: object } | undefined;
 
   constructor(
     private readonly runner: Runner,
@@ -65,8 +76,58 @@ export class NftClient {
   /** The last document validated, as given and as serialized: repairs apply the same one again. */
   private lastValidated: { input: string; text: string } | undefined;
 
-  /** Applies a document in one atomic transaction; validating first keeps bad JSON from reaching nft. */
-  async apply(doc: NftDocument): Promise<void> {
+  /** The ruleset generation now; undefined without the long-lived processes, or where it cannot be read. */
+  async generationNow(): Promise<number | undefined> {
+    if (!this.useSession) return undefined;
+    this.generation ??= new RulesetGeneration(this.netns, this.runner);
+    return this.generation.read();
+  }
+
+  /** A listing taken at generation `gen` or later matched `token`. */
+  found(gen: number, token: object): void {
+    this.known = { gen, token };
+  }
+
+  /** Nothing was committed in this namespace since the tables were known to match `token`. */
+  async unchangedSince(token: object): Promise<boolean> {
+    const known = this.known;
+    if (known?.token !== token) return false;
+    return (await this.generationNow()) === known.gen;
+  }
+
+  /**
+   * After a commit: the tables match the transition's `to` when the generation moved by exactly
+   * one (this commit, nobody else's) from one where they were known to match its `from`.
+   */
+  private async track(before: number | undefined, transition: Transition | undefined): Promise<void> {
+    const known = this.known;
+    this.known = undefined;
+    if (before === undefined || transition === undefined) return;
+    const after = await this.generationNow();
+    if (after !== before + 1) return;
+    if (transition === 'other-tables') {
+      if (known?.gen === before) this.known = { gen: after, token: known.token };
+    } else if (transition.from === undefined || (known?.gen === before && known.token === transition.from))
+      this.known = { gen: after, token: transition.to };
+  }
+
+  /**
+   * Applies a document in one atomic transaction; validating first keeps bad JSON from reaching
+   * nft. `transition` says what it does to nftbridge's tables; without one, they are not trusted
+   * until listed again.
+   */
+  async apply(doc: NftDocument, transition?: Transition): Promise<void> {
+    const before = transition === undefined ? undefined : await this.generationNow();
+    try {
+      await this.applyText(doc);
+    } catch (err) {
+      this.known = undefined;
+      throw err;
+    }
+    await this.track(before, transition);
+  }
+
+  private async applyText(doc: NftDocument): Promise<void> {
     // Validation is a good part of a repair (bench: "repair latency"); the text of a document
     // that passed once needs no second look.
     const input = JSON.stringify(doc);
@@ -84,9 +145,10 @@ export class NftClient {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.session?.close(), this.warm?.close()]);
+    await Promise.all([this.session?.close(), this.warm?.close(), this.generation?.close()]);
     this.session = undefined;
     this.warm = undefined;
+    this.generation = undefined;
   }
 
   /** Asks nft whether it would accept the document (`nft -c`), changing nothing. */
@@ -140,6 +202,7 @@ export class NftClient {
 
   /** Removes the owned table (or another of nftbridge's); a table that is already gone is not an error. */
   async deleteTable(family: Family = this.family, table: string = this.table): Promise<void> {
+    this.known = undefined;
     try {
       await this.runner.run('nft', ['delete', 'table', family, table], { netns: this.netns });
     } catch (err) {

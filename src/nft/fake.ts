@@ -114,9 +114,15 @@ function run(tables: Map<string, FakeTable>, cmd: NftCommand): void {
     const have = t.chains.get(name);
     if (have && canonical(have.spec) !== canonical(spec)) fail('File exists');
     if (!have) t.chains.set(name, { spec, rules: [] });
+  } else if (kind === 'chain' && verb === 'flush') {
+    const chain = t.chains.get(body.name) ?? fail('No such file or directory');
+    chain.rules = [];
   } else if (kind === 'rule' && verb === 'add') {
     const chain = t.chains.get(String(body.chain));
     if (!chain) throw new FakeNftFailure('Error: Could not process rule: No such file or directory');
+    // A rule that looks up a set or map the table does not have fails, as nft's does.
+    for (const ref of JSON.stringify(body.expr).match(/"@[^"]+"/g) ?? [])
+      if (!t.sets.has(ref.slice(2, -1))) throw new FakeNftFailure('Error: Could not process rule: No such file or directory');
     chain.rules.push(body.expr as unknown[]);
   } else if ((kind === 'set' || kind === 'map') && verb === 'add') {
     const { family: _f, table: _t, name, ...spec } = body;

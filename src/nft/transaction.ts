@@ -50,6 +50,12 @@ export class Transaction {
     return this;
   }
 
+  /** Fails when the chain (or its table) is gone: a document that assumes the table fails whole. */
+  flushChain(name: string): this {
+    this.commands.push({ flush: { chain: { ...this.ids, name } } });
+    return this;
+  }
+
   addChain(spec: ChainSpec): this {
     this.commands.push({ add: { chain: { ...this.ids, ...spec } } });
     return this;

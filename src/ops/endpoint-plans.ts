@@ -17,7 +17,7 @@ import type { HostContext, HostPlan } from './context.js';
 import type { Step } from './operation.js';
 import { portsFirewallStep } from './port-plans.js';
 import { containerStep, netnsStep, removeLinksStep, removeNetnsStep, sourcesStep, vethStep } from './steps.js';
-import { saveStep } from './store-steps.js';
+import { changeStep } from './store-steps.js';
 
 export async function connectPlan(
   ctx: HostContext,
@@ -48,8 +48,8 @@ export async function connectPlan(
     );
   // IPAM never hands out an address in use on the segment: the bridge's own, and any the host has
   // seen answer there (a machine nftbridge does not know, attached to the bridge by someone else).
-  const [links, seen] = await Promise.all([ctx.ip.addresses(), ctx.ip.neighbours(net.bridge).catch(() => [])]);
-  const onBridge = links.filter((l) => l.ifname === net.bridge).flatMap((l) => l.addr_info.map((a) => a.local));
+  const [bridge, seen] = await Promise.all([ctx.ip.link(net.bridge), ctx.ip.neighbours(net.bridge).catch(() => [])]);
+  const onBridge = bridge?.addr_info.map((a) => a.local) ?? [];
   const ep = planEndpoint(state, network, container, input, newHostIfname(state), [...onBridge, ...seen]);
   // A path is pinned to the namespace it names now; a name is the container's identity itself
   // (a namespace re-created under that name is the container coming back).
@@ -64,7 +64,7 @@ export async function connectPlan(
   steps.push(sourcesStep(ctx.firewall, 'add', ep, next, state));
   steps.push(vethStep(ctx.ip, net, ep, box.netns, ctx.mark));
   steps.push(containerStep(new Ip(ctx.runner, box.netns), net, ep, !net.internal && !hasRoute, ctx.mark));
-  steps.push(saveStep(ctx.store, state, next));
+  steps.push(changeStep(ctx.store, state, next, { containers: { add: known ? [] : [box] }, endpoints: { add: [ep] } }));
   return { steps, result: () => ep, creates: { links: [ep.hostIfname], netns: box.created && !known ? [box.name] : [] } };
 }
 
@@ -82,13 +82,21 @@ export function disconnectPlan(ctx: HostContext, state: State, network: string, 
     containers: stillUsed ? state.containers : state.containers.filter((c) => c.name !== container),
   };
   const steps: Step[] = [];
-  if (ports.length > 0) steps.push(portsFirewallStep(ctx, 'remove', ports, state, next));
+  // The tables between the two firewall steps: ports gone, sources still there.
+  const mid = ports.length > 0 ? {} : state;
+  if (ports.length > 0) steps.push(portsFirewallStep(ctx, 'remove', ports, state, next, { before: state, after: mid }));
   // The port goes before its sources: never a moment unchecked.
   steps.push(removeLinksStep(ctx.ip, [ep.hostIfname], 'veth', ctx.mark));
-  steps.push(sourcesStep(ctx.firewall, 'remove', ep, state, next));
+  steps.push(sourcesStep(ctx.firewall, 'remove', ep, state, next, { before: mid, after: next }));
   steps.push(forgetNeighboursStep(ctx, findNetwork(state, network).bridge, ep.addresses));
   if (!stillUsed && box?.created) steps.push(removeNetnsStep(ctx.nsIp, box));
-  steps.push(saveStep(ctx.store, state, next));
+  steps.push(
+    changeStep(ctx.store, state, next, {
+      ports: { remove: ports },
+      endpoints: { remove: [ep] },
+      containers: { remove: stillUsed || !box ? [] : [box] },
+    }),
+  );
   return { steps, result: () => ep };
 }
 

@@ -2,14 +2,17 @@
 import { FAMILY, TABLE } from '../firewall/names.js';
 import type { NftDocument } from '../nft/schema.js';
 import { ensureLinks } from '../reconcile/links.js';
+import { elementRepair } from '../reconcile/drift.js';
+import { observeAll, type Observation } from '../reconcile/observe.js';
 import { findOrphans, removeOrphans } from '../reconcile/orphans.js';
+import { parseCidr } from '../topology/cidr.js';
 import type { Intent } from '../topology/intent.js';
 import { emptyState, type State } from '../topology/state.js';
-import type { HostContext, HostPlan } from './context.js';
+import { ownerOf, type HostContext, type HostPlan } from './context.js';
 import type { Step } from './operation.js';
 import { markArgs } from './ownership.js';
 import { hostFirewallStep } from './host-firewall-step.js';
-import { removeLinksStep, removeNetnsStep } from './steps.js';
+import { forwardingStep, removeLinksStep, removeNetnsStep } from './steps.js';
 import { saveStep } from './store-steps.js';
 
 /** Removes what an interrupted operation left (an intent file exists only when its writer died). */
@@ -60,17 +63,59 @@ export function orphansStep(ctx: HostContext, state: State): Step {
   return step;
 }
 
-/** Converges the kernel to the desired state; running it twice changes nothing the second time. */
+const TABLE_KINDS = new Set(['table', 'chain', 'set']);
+const NOT_LINKS = new Set([...TABLE_KINDS, 'orphan', 'host-firewall']);
+
+/**
+ * Converges the kernel to the desired state; running it twice changes nothing the second time.
+ * The kernel is looked at once (tables, links, orphans) and only what differs is changed: with
+ * nothing to do, apply costs a look (README "Performance": the "large host" rows), and a table
+ * whose elements alone differ gets those elements, not a rebuild of 10,000 ports.
+ */
 export function applyPlan(ctx: HostContext, state: State): HostPlan<NftDocument> {
-  let doc: NftDocument | undefined;
-  const steps: Step[] = [
-    orphansStep(ctx, state),
-    { name: 'links', detail: 'bridges and endpoints', run: () => ensureLinks(ctx, state, { recreateNamespaces: true }) },
-    { name: 'firewall', detail: `rebuild table ${FAMILY} ${TABLE}`, run: async () => void (doc = await ctx.firewall.rebuild(state)) },
-    hostFirewallStep(ctx, state),
-  ];
-  return { steps, result: () => doc ?? ctx.firewall.render(state) };
+  let doc: NftDocument = { nftables: [] };
+  let seen: Observation | undefined;
+  const observe = async () =>
+    (seen ??= await observeAll({ ip: ctx.ip, firewall: ctx.firewall, namespaces: ctx.namespaces, owner: ownerOf(ctx, state) }, state));
+  const orphans: Step = {
+    name: 'orphans',
+    detail: 'none',
+    run: async () => {
+      const found = (await observe()).orphans;
+      if (found && found.links.length + found.netns.length > 0) {
+        await removeOrphans(ctx, found);
+        orphans.detail = `removed ${[...found.links, ...found.netns].join(' ')}`;
+        seen = undefined; // the links changed: look again
+      }
+      ctx.intents.clear();
+    },
+  };
+  const links: Step = {
+    name: 'links',
+    detail: 'bridges and endpoints',
+    run: async () => {
+      const now = await observe();
+      if (now.drift.some((d) => !NOT_LINKS.has(d.kind))) await ensureLinks(ctx, state, { recreateNamespaces: true, links: now.links });
+      else await forwardingStep(ctx.runner, ctx.netns, familiesOf(state)).run();
+    },
+  };
+  const table: Step = {
+    name: 'firewall',
+    detail: `tables ${FAMILY} ${TABLE}`,
+    run: async () => {
+      const now = await observe();
+      if (!now.drift.some((d) => TABLE_KINDS.has(d.kind))) return;
+      const repair = elementRepair(now.want, now.have);
+      if (repair) {
+        doc = ctx.firewall.elementChanges(repair);
+        await ctx.firewall.nft.apply(doc);
+      } else doc = await ctx.firewall.rebuild(state);
+    },
+  };
+  return { steps: [orphans, links, table, hostFirewallStep(ctx, state)], result: () => doc };
 }
+
+const familiesOf = (state: State) => new Set(state.networks.flatMap((n) => n.subnets.map((s) => parseCidr('subnet', s.cidr).family)));
 
 /**
  * Removes everything nftbridge made in this host, best effort: every step runs, and what could not

@@ -5,7 +5,7 @@
  * container's own eth0. Links with the mark that the state does not know are orphans of an
  * interrupted operation.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomInt } from 'node:crypto';
 import { resolve } from 'node:path';
 import { isNotFound, NftbridgeError } from '../errors.js';
 import type { Ip } from '../ip/ip.js';
@@ -24,6 +24,28 @@ export const markArgs = (name: string, mark: string) => ['link', 'set', name, 'a
  * Deletes those of `names` that carry `mark`; returns the ones left alone because something else
  * made them. `links` is a listing already at hand (one read serves many deletes).
  */
+/** Up to this many links, one read each costs less than a dump of every link of a large host. */
+const FEW = 4;
+
+/**
+ * Deletes many links in one request: each is put in a link group no other link is in, and the
+ * group is deleted. The kernel then waits for its network stack once, not once per link (about
+ * 15 ms each here: `down` of 500 containers took 9 s one by one; bench "down"). False when it
+ * could not be done that way (a link went meanwhile): the caller then deletes one by one.
+ */
+async function deleteAsGroup(ip: Ip, names: readonly string[], listing: readonly LinkAddresses[]): Promise<boolean> {
+  const taken = new Set(listing.map((l) => String(l.group ?? 'default')));
+  let group = 0;
+  while (group === 0 || taken.has(String(group))) group = 0x6e620000 + randomInt(0x10000);
+  try {
+    await ip.batch(names.map((n) => ['link', 'set', n, 'group', String(group)]));
+    await ip.run(['link', 'del', 'group', String(group)]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export async function deleteOwnedLinks(
   ip: Ip,
   names: readonly string[],
@@ -31,16 +53,22 @@ export async function deleteOwnedLinks(
   links?: readonly LinkAddresses[],
 ): Promise<string[]> {
   if (names.length === 0) return [];
-  const byName = new Map((links ?? (await ip.addresses())).map((l) => [l.ifname, l]));
+  // A few names are looked up one by one, many in one dump of every link.
+  const listing =
+    links ??
+    (names.length <= FEW ? (await Promise.all(names.map((n) => ip.link(n)))).filter((l) => l !== undefined) : await ip.addresses());
+  const byName = new Map(listing.map((l) => [l.ifname, l]));
   const foreign: string[] = [];
   const failed: unknown[] = [];
+  const owned: string[] = [];
   for (const name of names) {
     const link = byName.get(name);
     if (!link) continue;
-    if (link.ifalias !== mark) {
-      foreign.push(name);
-      continue;
-    }
+    if (link.ifalias !== mark) foreign.push(name);
+    else owned.push(name);
+  }
+  if (owned.length > FEW && (await deleteAsGroup(ip, owned, listing))) return foreign;
+  for (const name of owned) {
     // Each link on its own: one that cannot go does not keep the others.
     try {
       await ip.run(['link', 'del', name]);

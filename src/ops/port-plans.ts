@@ -13,13 +13,25 @@ import { portsStep } from './store-steps.js';
  * `withPorts` is the state that holds them (their elements are named from it), `without` the one
  * that does not; on an unexpected table the firewall rebuilds for the state that is to be.
  */
-export function portsFirewallStep(ctx: HostContext, how: 'add' | 'remove', ports: PublishedPort[], withPorts: State, without: State): Step {
+export function portsFirewallStep(
+  ctx: HostContext,
+  how: 'add' | 'remove',
+  ports: PublishedPort[],
+  withPorts: State,
+  without: State,
+  /** What the tables hold before and after, when not `without`/`withPorts` (a step of several). */
+  tokens: { before: object; after: object } = how === 'add' ? { before: without, after: withPorts } : { before: withPorts, after: without },
+): Step {
   const add = async () => {
-    await ctx.firewall.addPorts(withPorts, ports);
+    const [from, to] = how === 'add' ? [tokens.before, tokens.after] : [tokens.after, tokens.before];
+    await ctx.firewall.addPorts(withPorts, ports, { from, to });
     // A UDP flow that started before its port was published would never see the DNAT.
     await forgetStaleFlows(ctx.runner, ctx.netns, ports);
   };
-  const remove = async () => void (await ctx.firewall.removePorts(withPorts, ports, without));
+  const remove = async () => {
+    const [from, to] = how === 'remove' ? [tokens.before, tokens.after] : [tokens.after, tokens.before];
+    await ctx.firewall.removePorts(withPorts, ports, without, { from, to });
+  };
   return {
     name: 'firewall',
     detail: ports.map(describePort).join(', '),

@@ -190,9 +190,19 @@ export function removeNetnsStep(nsIp: Ip, box: Container): Step {
 }
 
 /** The anti-spoofing elements of an endpoint (firewall/antispoof.ts), added or removed, undone the other way. */
-export function sourcesStep(firewall: Firewall, how: 'add' | 'remove', ep: Endpoint, withEp: State, without: State): Step {
-  const add = () => firewall.addEndpoint(withEp, ep);
-  const remove = () => firewall.removeEndpoint(ep, without);
+export function sourcesStep(
+  firewall: Firewall,
+  how: 'add' | 'remove',
+  ep: Endpoint,
+  withEp: State,
+  without: State,
+  /** What the tables hold before and after, when not `without`/`withEp` (a step of several). */
+  tokens: { before: object; after: object } = how === 'add' ? { before: without, after: withEp } : { before: withEp, after: without },
+): Step {
+  const forward = { from: tokens.before, to: tokens.after };
+  const back = { from: tokens.after, to: tokens.before };
+  const add = () => firewall.addEndpoint(withEp, ep, how === 'add' ? forward : back);
+  const remove = () => firewall.removeEndpoint(ep, without, how === 'remove' ? forward : back);
   return {
     name: 'firewall',
     detail: how === 'add' ? `source addresses ${ep.addresses.join(' ')} on ${ep.hostIfname}` : `source addresses of ${ep.hostIfname}`,

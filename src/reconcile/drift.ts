@@ -145,11 +145,21 @@ export interface TableObservation {
   orphans?: Orphans;
 }
 
-/** Only the owned table differs from `state`? (One nft listing, no link reads.) */
-export async function observeTable(ctx: { firewall: Pick<Firewall, 'list' | 'render'> }, state: State): Promise<TableObservation> {
+export type TableReader = Pick<Firewall, 'list' | 'render' | 'unchangedSince' | 'generationNow' | 'found'>;
+
+/**
+ * Only the owned table differs from `state`? (One nft listing, no link reads.) When nothing was
+ * committed in nftables since the tables were known to match `state`, not even the listing: a
+ * table of 10,000 ports costs a read of the ruleset generation (nft/generation.ts).
+ */
+export async function observeTable(ctx: { firewall: TableReader }, state: State): Promise<TableObservation> {
+  if (await ctx.firewall.unchangedSince(state)) return { drift: [], want: emptyShape(), have: null };
+  // Read before the listing: a commit while it is taken moves the generation past this one.
+  const gen = await ctx.firewall.generationNow();
   const listing = await ctx.firewall.list();
   const want = shapeOfDocument(ctx.firewall.render(state));
   const have = listing ? shapeOfListing(listing) : null;
-  if (state.networks.length === 0 && !listing) return { drift: [], want, have };
-  return { drift: diffTables(want, have), want, have };
+  const drift = state.networks.length === 0 && !listing ? [] : diffTables(want, have);
+  if (drift.length === 0 && gen !== undefined) ctx.firewall.found(gen, state);
+  return { drift, want, have };
 }

@@ -1,10 +1,9 @@
 /** Everything that differs from the desired state: the tables, the links, and orphans of interrupted operations. */
-import type { Firewall } from '../firewall/firewall.js';
 import type { Ip } from '../ip/ip.js';
 import type { NamespaceProbe } from '../ip/netns.js';
 import type { Intent } from '../topology/intent.js';
 import type { State } from '../topology/state.js';
-import { observeTable, type Drift, type TableObservation } from './drift.js';
+import { observeTable, type Drift, type TableObservation, type TableReader } from './drift.js';
 import { linkDrift, readHostLinks, type HostLinks } from './links.js';
 import { findOrphans, type Orphans } from './orphans.js';
 
@@ -35,7 +34,7 @@ const orphanDrift = (o: Orphans): Drift[] => [
 /** Reads the kernel once (tables, links, addresses, routes) and lists every difference from `state`. */
 export interface ObserveContext {
   ip: Ip;
-  firewall: Pick<Firewall, 'list' | 'render'>;
+  firewall: TableReader;
   namespaces?: NamespaceProbe;
   owner?: OwnerContext;
 }

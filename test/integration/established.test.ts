@@ -62,7 +62,7 @@ describeKernel('established connections survive table rebuilds and port changes'
     await client.ready;
     try {
       for (let i = 0; i < rounds; i++) {
-        await host.apply(); // a full rebuild of the table, in one transaction
+        await host.firewall.rebuild(await host.state()); // a full rebuild of the table, in one transaction
         await host.publish('n', lab.name('c'), [`${18000 + i}:80`]);
         await host.unpublish('n', lab.name('c'), [`${18000 + i}`]);
       }

@@ -1,0 +1,77 @@
+/**
+ * The ruleset generation of a network namespace: a number the kernel adds one to with every
+ * nftables transaction committed there, by anyone (a transaction that changes nothing, or fails,
+ * leaves it). Equal numbers mean nothing in nftables changed in between, which lets a check of a
+ * table of 10,000 map elements cost a read of one number instead of a listing (README
+ * "Performance": the "large host" rows).
+ *
+ * nft does not print it, so a long-lived perl (perl-base is essential on Debian) asks the kernel
+ * itself: NFT_MSG_GETGEN on a netfilter netlink socket, answered with NFTA_GEN_ID. Where perl or
+ * the socket is missing, the generation is unknown and every check lists the table as before.
+ */
+import type { Runner } from '../exec/runner.js';
+import { LineSession, type SessionProtocol } from '../exec/session.js';
+
+/** One request per input line: NFT_MSG_GETGEN (0x0a10) out, NFT_MSG_NEWGEN (0x0a0f) back, NFTA_GEN_ID (1) in it. */
+const SCRIPT = String.raw`
+use strict; use Socket;
+$| = 1;
+socket(my $s, 16, SOCK_RAW, 12) or die "netlink socket: $!\n";
+my $seq = 0;
+while (my $line = <STDIN>) {
+  if ($line =~ /^marker (\d+)/) { print STDERR "end $1\n"; next; }
+  $seq++;
+  send($s, pack('LSSLL', 20, 0xa10, 1, $seq, 0) . pack('CCn', 0, 0, 0), 0, pack('Sx2LL', 16, 0, 0)) or die "send: $!\n";
+  defined(recv($s, my $buf, 65536, 0)) or die "recv: $!\n";
+  my ($len, $type) = unpack('LS', $buf);
+  my $gen;
+  if ($type == 0xa0f) {
+    for (my $off = 20; $off + 8 <= $len; ) {
+      my ($alen, $atype) = unpack("x$off SS", $buf);
+      last if $alen < 4;
+      $gen = unpack('x' . ($off + 4) . ' N', $buf) if ($atype & 0x3fff) == 1;
+      $off += ($alen + 3) & ~3;
+    }
+  }
+  print defined $gen ? "gen $gen\n" : "unknown $type\n";
+}
+`;
+
+const protocol: SessionProtocol = {
+  marker: (seq) => `marker ${seq}`,
+  findMarker(stderr, seq) {
+    const text = `end ${seq}\n`;
+    const start = stderr.indexOf(text);
+    return start < 0 ? undefined : { start, end: start + text.length };
+  },
+};
+
+export class RulesetGeneration {
+  private session: LineSession | undefined;
+  /** Set once the generation cannot be read here: every answer is undefined from then on. */
+  private unavailable = false;
+
+  constructor(
+    private readonly netns: string | undefined,
+    private readonly runner: Pick<Runner, 'spawn'>,
+  ) {}
+
+  /** The generation now, or undefined when it cannot be read. */
+  async read(): Promise<number | undefined> {
+    if (this.unavailable) return undefined;
+    if (!this.session?.alive) this.session = new LineSession('perl', ['-e', SCRIPT], this.netns, protocol, this.runner);
+    const result = await this.session.request('gen', (output) => output.length > 0);
+    const m = /^gen (\d+)$/.exec(result?.output[0] ?? '');
+    if (!m?.[1] || result?.error.trim()) {
+      this.unavailable = true;
+      await this.close();
+      return undefined;
+    }
+    return Number(m[1]);
+  }
+
+  async close(): Promise<void> {
+    await this.session?.close();
+    this.session = undefined;
+  }
+}
