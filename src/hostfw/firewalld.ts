@@ -178,10 +178,11 @@ export class Firewalld {
    * zones only that way); interfaces change at runtime without a reload. Returns what changed.
    */
   async ensure(bridges: readonly string[], seen?: FirewalldState): Promise<string[]> {
-    this.cached = undefined;
     const changes: string[] = [];
     let state = seen ?? (await this.readNow());
     if (complete(state, bridges)) return changes;
+    // Only a change makes the cached read stale (firewalld's signals do the rest).
+    this.cached = undefined;
     if (!state.permanent.zone) {
       await this.call(CONFIG_PATH, IFACE_CONFIG, 'addZone2', 'sa{sv}', [
         ZONE,

@@ -39,7 +39,7 @@ export class HostFirewall {
   private absentSince = 0;
 
   constructor(
-    private readonly nft: Pick<NftClient, 'listChains' | 'listChain' | 'apply'>,
+    private readonly nft: Pick<NftClient, 'listChains' | 'listChain' | 'apply' | 'generationNow' | 'othersUnchangedSince'>,
     readonly options: HostFirewallOptions,
   ) {}
 
@@ -91,12 +91,25 @@ export class HostFirewall {
     const env = this.options.env ?? process.env;
     const early = Boolean(env.DBUS_SYSTEM_BUS_ADDRESS) || this.options.netns === undefined;
     const asked = early ? this.askFirewalld(false) : undefined;
-    const chains = await this.nft.listChains();
+    // Read before the listings: a commit while they are taken moves the generation past this one.
+    const gen = await this.nft.generationNow();
+    const last = this.lastScan;
+    const unchanged = last !== undefined && gen !== undefined && this.nft.othersUnchangedSince(last.gen, gen);
+    const chains = unchanged ? last.chains : await this.nft.listChains();
     const firewalldTable = chains.some((c) => c.family === 'inet' && c.table === 'firewalld');
     const { firewalld, state } = (await asked) ?? (await this.askFirewalld(firewalldTable));
-    const blocking = await this.blockingChains(chains, firewalld !== undefined);
+    const viaDbus = firewalld !== undefined;
+    const blocking = unchanged && last.viaDbus === viaDbus ? last.blocking : await this.blockingChains(chains, viaDbus);
+    if (gen !== undefined) this.lastScan = { gen, chains, blocking, viaDbus };
     return { blocking, firewalld, firewalldState: state };
   }
+
+  /**
+   * The tables' part of the last look and the ruleset generation it was taken at: nothing but
+   * nftbridge's own commits since, and it still holds (a long-lived Host's apply then looks at no
+   * table; a one-shot's first look is whole).
+   */
+  private lastScan: { gen: number; chains: ChainObj[]; blocking: BlockingChain[]; viaDbus: boolean } | undefined;
 
   private async askFirewalld(firewalldTable: boolean): Promise<{ firewalld: Firewalld | undefined; state: FirewalldState | undefined }> {
     const firewalld = await this.connectFirewalld(firewalldTable);

@@ -153,6 +153,21 @@ export class Ip {
     return once();
   }
 
+  /**
+   * Whether forwarding is on, by family, as the loopback device has it (net.ipv4.ip_forward and
+   * net.ipv6.conf.all.forwarding are copied to every device): one line of a long-lived reader
+   * instead of a process that reads /proc/sys in the namespace.
+   */
+  async forwarding(): Promise<{ 4: boolean; 6: boolean }> {
+    const rows = parseJson(
+      'ip -j netconf show dev lo',
+      z.array(z.looseObject({ family: z.string(), forwarding: z.boolean().optional() })),
+      await this.read(READ, ['netconf', 'show', 'dev', 'lo']),
+    );
+    const on = (family: string) => rows.some((r) => r.family === family && r.forwarding === true);
+    return { 4: on('inet'), 6: on('inet6') };
+  }
+
   async routes(family: 4 | 6 = 4): Promise<Route[]> {
     return parseJson('ip -j route show', z.array(routeSchema), await this.read(family === 4 ? READ : READ6, ['route', 'show']));
   }

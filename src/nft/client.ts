@@ -17,6 +17,9 @@ export { serialize };
  */
 const SESSION_MAX = 4 * 1024;
 
+/** How many of its own commits a client remembers (NftClient.othersUnchangedSince). */
+const OWN_WINDOW = 256;
+
 /**
  * What a committed document did to nftbridge's tables, so that a later check can trust them
  * without listing them: they went from holding `from` (a token: the desired state they matched)
@@ -30,6 +33,8 @@ export class NftClient {
   private generation: RulesetGeneration | undefined;
   /** The tables matched `token` at ruleset generation `gen` (see generation.ts). */
   private known: { gen: number; token: object } | undefined;
+  /** Generations made by commits of ours that changed nftbridge's tables only (the newest OWN_WINDOW). */
+  private ownGens: number[] = [];
 
   constructor(
     private readonly runner: Runner,
@@ -88,6 +93,16 @@ export class NftClient {
     this.known = { gen, token };
   }
 
+  /**
+   * Every commit from generation `since` to `now` was one of ours to nftbridge's own tables: the
+   * other tables (a host firewall's) are as they were at `since`.
+   */
+  othersUnchangedSince(since: number, now: number): boolean {
+    if (now < since || now - since > OWN_WINDOW) return false;
+    for (let g = since + 1; g <= now; g++) if (!this.ownGens.includes(g)) return false;
+    return true;
+  }
+
   /** Nothing was committed in this namespace since the tables were known to match `token`. */
   async unchangedSince(token: object): Promise<boolean> {
     const known = this.known;
@@ -105,6 +120,7 @@ export class NftClient {
     if (before === undefined || transition === undefined) return;
     const after = await this.generationNow();
     if (after !== before + 1) return;
+    if (transition !== 'other-tables') this.ownGens = [...this.ownGens.slice(1 - OWN_WINDOW), after];
     if (transition === 'other-tables') {
       if (known?.gen === before) this.known = { gen: after, token: known.token };
     } else if (transition.from === undefined || (known?.gen === before && known.token === transition.from))

@@ -96,7 +96,12 @@ export function applyPlan(ctx: HostContext, state: State): HostPlan<NftDocument>
     run: async () => {
       const now = await observe();
       if (now.drift.some((d) => !NOT_LINKS.has(d.kind))) await ensureLinks(ctx, state, { recreateNamespaces: true, links: now.links });
-      else await forwardingStep(ctx.runner, ctx.netns, familiesOf(state)).run();
+      else {
+        // Forwarding is written only when it is off: the write starts a process in the namespace.
+        const on = await ctx.ip.forwarding().catch(() => ({ 4: false, 6: false }));
+        const off = new Set([...familiesOf(state)].filter((f) => !on[f]));
+        if (off.size > 0) await forwardingStep(ctx.runner, ctx.netns, off).run();
+      }
     },
   };
   const table: Step = {
