@@ -19,6 +19,20 @@ export interface SessionProtocol {
   findMarker(stderr: string, seq: number): { start: number; end: number } | undefined;
 }
 
+/**
+ * Whether `text` ends with `char`, trailing whitespace aside: the end of a `-j` dump that may be a
+ * megabyte on one line (a regex anchored at the end would scan all of it, at every line).
+ */
+export function endsWith(text: string | undefined, char: string): boolean {
+  if (text === undefined) return false;
+  for (let i = text.length - 1; i >= 0; i--) {
+    const c = text[i];
+    if (c === ' ' || c === '\n' || c === '\r' || c === '\t') continue;
+    return c === char;
+  }
+  return false;
+}
+
 export interface Exchange {
   error: string;
   output: string[];

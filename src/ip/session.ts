@@ -6,7 +6,7 @@
  */
 import { CommandError } from '../errors.js';
 import type { Runner } from '../exec/runner.js';
-import { LineSession, type SessionProtocol } from '../exec/session.js';
+import { endsWith, LineSession, type SessionProtocol } from '../exec/session.js';
 
 const FAILED = /Command failed -:\d+\n/g;
 
@@ -22,7 +22,7 @@ const protocol: SessionProtocol = {
 };
 
 /** A `-j` show printed its whole array, or failed. */
-const jsonArrived = (output: readonly string[], error: string) => error.trim() !== '' || /\]\s*$/.test(output.at(-1) ?? '');
+const jsonArrived = (output: readonly string[], error: string) => error.trim() !== '' || endsWith(output.at(-1), ']');
 
 export class IpSession {
   private readonly session: LineSession;

@@ -9,7 +9,7 @@
  */
 import { NftError } from '../errors.js';
 import type { Runner } from '../exec/runner.js';
-import { LineSession, type SessionProtocol } from '../exec/session.js';
+import { endsWith, LineSession, type SessionProtocol } from '../exec/session.js';
 
 const markerStart = (seq: number) => `internal:0:0-0: Error: Unknown family 'nftbridge-marker-${seq}'.`;
 const MARKER_END = 'Parsing command array at index 0 failed.\n';
@@ -25,7 +25,7 @@ const protocol: SessionProtocol = {
 };
 
 /** A listing printed its whole document, or failed. */
-const listingArrived = (output: readonly string[], error: string) => error.trim() !== '' || /\}\s*$/.test(output.at(-1) ?? '');
+const listingArrived = (output: readonly string[], error: string) => error.trim() !== '' || endsWith(output.at(-1), '}');
 
 export class NftSession {
   private readonly session: LineSession;

@@ -157,9 +157,11 @@ export async function observeTable(ctx: { firewall: TableReader }, state: State)
   // Read before the listing: a commit while it is taken moves the generation past this one.
   const gen = await ctx.firewall.generationNow();
   const listing = await ctx.firewall.list();
+  // A missing table is rebuilt whole: its 10,000 wanted elements need not be rendered to say so.
+  if (!listing) return { drift: state.networks.length === 0 ? [] : diffTables(emptyShape(), null), want: emptyShape(), have: null };
   const want = shapeOfDocument(ctx.firewall.render(state));
-  const have = listing ? shapeOfListing(listing) : null;
-  const drift = state.networks.length === 0 && !listing ? [] : diffTables(want, have);
+  const have = shapeOfListing(listing);
+  const drift = diffTables(want, have);
   if (drift.length === 0 && gen !== undefined) ctx.firewall.found(gen, state);
   return { drift, want, have };
 }
