@@ -21,11 +21,12 @@ const SESSION_MAX = 4 * 1024;
 const OWN_WINDOW = 256;
 
 /**
- * What a committed document did to nftbridge's tables, so that a later check can trust them
- * without listing them: they went from holding `from` (a token: the desired state they matched)
- * to holding `to`, or (no `from`) were replaced whole by `to`; or only other tables changed.
+ * What a committed document did, so that a later check can trust the tables without listing them:
+ * nftbridge's tables went from holding `from` (a token: the desired state they matched) to holding
+ * `to`; or it changed nftbridge's tables in a way not worth claiming (a rebuild, which leaves a
+ * chain somebody added to the table in place); or only other tables.
  */
-export type Transition = { from?: object; to: object } | 'other-tables';
+export type Transition = { from: object; to: object } | 'own-tables' | 'other-tables';
 
 export class NftClient {
   private session: NftSession | undefined;
@@ -123,7 +124,7 @@ export class NftClient {
     if (transition !== 'other-tables') this.ownGens = [...this.ownGens.slice(1 - OWN_WINDOW), after];
     if (transition === 'other-tables') {
       if (known?.gen === before) this.known = { gen: after, token: known.token };
-    } else if (transition.from === undefined || (known?.gen === before && known.token === transition.from))
+    } else if (transition !== 'own-tables' && known?.gen === before && known.token === transition.from)
       this.known = { gen: after, token: transition.to };
   }
 

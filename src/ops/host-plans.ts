@@ -113,7 +113,7 @@ export function applyPlan(ctx: HostContext, state: State): HostPlan<NftDocument>
       const repair = elementRepair(now.want, now.have);
       if (repair) {
         doc = ctx.firewall.elementChanges(repair);
-        await ctx.firewall.nft.apply(doc);
+        await ctx.firewall.nft.apply(doc, 'own-tables');
       } else doc = await ctx.firewall.rebuild(state);
     },
   };

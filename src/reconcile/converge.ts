@@ -71,7 +71,7 @@ export async function converge(ctx: HostContext, hooks: Hooks, reasons: Trigger[
     if (seen.orphans && seen.orphans.links.length + seen.orphans.netns.length > 0) await removeOrphans(ctx, seen.orphans);
     if (seen.orphans) ctx.intents.clear();
     if (links) await ensureLinks(ctx, effective, seen.links ? { links: seen.links } : {});
-    if (document && repair) await ctx.firewall.nft.apply(document).catch(() => ctx.firewall.rebuild(effective));
+    if (document && repair) await ctx.firewall.nft.apply(document, 'own-tables').catch(() => ctx.firewall.rebuild(effective));
     else if (document) await ctx.firewall.rebuild(effective);
     // After the table: the rules let through what the table marks.
     if (drift.some((d) => d.kind === 'host-firewall')) await ctx.hostFirewall.sync(state);
