@@ -9,11 +9,13 @@ import { addrSchema, linkSchema, neighSchema, routeSchema, type Link, type LinkA
 
 export type IpArgs = readonly string[];
 
-function parseJson<T>(source: string, schema: z.ZodType<T>, text: string): T {
-  const parsed = schema.safeParse(JSON.parse(text || '[]'));
+function parseValue<T>(source: string, schema: z.ZodType<T>, value: unknown): T {
+  const parsed = schema.safeParse(value);
   if (!parsed.success) throw new SchemaError(source, parsed.error.issues);
   return parsed.data;
 }
+
+const parseJson = <T>(source: string, schema: z.ZodType<T>, text: string): T => parseValue(source, schema, JSON.parse(text || '[]'));
 
 const unsafe = (l: IpArgs) => l.some((a) => /[\s"'\\#]/.test(a));
 
@@ -126,7 +128,7 @@ export class Ip {
             : l,
         )
       : raw;
-    return parseJson('ip -j addr show scope global', z.array(addrSchema), JSON.stringify(cleaned));
+    return parseValue('ip -j addr show scope global', z.array(addrSchema), cleaned);
   }
 
   /**

@@ -2,9 +2,9 @@
 import { FAMILY, TABLE } from '../firewall/names.js';
 import type { NftDocument } from '../nft/schema.js';
 import { ensureLinks } from '../reconcile/links.js';
-import { elementRepair } from '../reconcile/drift.js';
+import { elementRepair, TABLE_KINDS } from '../reconcile/drift.js';
 import { observeAll, type Observation } from '../reconcile/observe.js';
-import { findOrphans, removeOrphans } from '../reconcile/orphans.js';
+import { findOrphans, removeOrphans, type Orphans } from '../reconcile/orphans.js';
 import { parseCidr } from '../topology/cidr.js';
 import type { Intent } from '../topology/intent.js';
 import { emptyState, type State } from '../topology/state.js';
@@ -22,8 +22,8 @@ export async function recoverInterrupted(ctx: HostContext, state: State): Promis
 }
 
 /** Finds and removes orphans, then forgets the intent; returns the names removed. */
-async function clearOrphans(ctx: HostContext, state: State, intent: Intent | undefined): Promise<string[]> {
-  const orphans = findOrphans(state, await ctx.ip.addresses(), ctx.mark, intent, ctx.namespaces);
+async function clearOrphans(ctx: HostContext, state: State, intent: Intent | undefined, found?: Orphans): Promise<string[]> {
+  const orphans = found ?? findOrphans(state, await ctx.ip.addresses(), ctx.mark, intent, ctx.namespaces);
   await removeOrphans(ctx, orphans);
   ctx.intents.clear();
   return [...orphans.links, ...orphans.netns];
@@ -50,20 +50,22 @@ export async function markLegacyLinks(ctx: HostContext, state: State): Promise<S
   return next;
 }
 
-/** Orphans (marked links the state does not know, namespaces of an interrupted connect) removed. */
-export function orphansStep(ctx: HostContext, state: State): Step {
+/**
+ * Orphans (marked links the state does not know, namespaces of an interrupted connect) removed.
+ * `look`: the orphans an observation already found, instead of a read of its own.
+ */
+export function orphansStep(ctx: HostContext, state: State, look?: () => Promise<Orphans | undefined>): Step {
   const step: Step = {
     name: 'orphans',
     detail: 'none',
     run: async () => {
-      const removed = await clearOrphans(ctx, state, ctx.intents.read());
+      const removed = await clearOrphans(ctx, state, ctx.intents.read(), await look?.());
       if (removed.length > 0) step.detail = `removed ${removed.join(' ')}`;
     },
   };
   return step;
 }
 
-const TABLE_KINDS = new Set(['table', 'chain', 'set']);
 const NOT_LINKS = new Set([...TABLE_KINDS, 'orphan', 'host-firewall']);
 
 /**
@@ -77,19 +79,12 @@ export function applyPlan(ctx: HostContext, state: State): HostPlan<NftDocument>
   let seen: Observation | undefined;
   const observe = async () =>
     (seen ??= await observeAll({ ip: ctx.ip, firewall: ctx.firewall, namespaces: ctx.namespaces, owner: ownerOf(ctx, state) }, state));
-  const orphans: Step = {
-    name: 'orphans',
-    detail: 'none',
-    run: async () => {
-      const found = (await observe()).orphans;
-      if (found && found.links.length + found.netns.length > 0) {
-        await removeOrphans(ctx, found);
-        orphans.detail = `removed ${[...found.links, ...found.netns].join(' ')}`;
-        seen = undefined; // the links changed: look again
-      }
-      ctx.intents.clear();
-    },
-  };
+  const orphans = orphansStep(ctx, state, async () => {
+    const found = (await observe()).orphans;
+    // Removing them changes the links: the steps after look again.
+    if (found && found.links.length + found.netns.length > 0) seen = undefined;
+    return found;
+  });
   const links: Step = {
     name: 'links',
     detail: 'bridges and endpoints',

@@ -20,10 +20,6 @@ export const ownerMark = (stateFile: string) =>
 /** The `ip link set NAME alias MARK` line that marks a link just created. */
 export const markArgs = (name: string, mark: string) => ['link', 'set', name, 'alias', mark] as const;
 
-/**
- * Deletes those of `names` that carry `mark`; returns the ones left alone because something else
- * made them. `links` is a listing already at hand (one read serves many deletes).
- */
 /** Up to this many links, one read each costs less than a dump of every link of a large host. */
 const FEW = 4;
 
@@ -46,6 +42,10 @@ async function deleteAsGroup(ip: Ip, names: readonly string[], listing: readonly
   }
 }
 
+/**
+ * Deletes those of `names` that carry `mark`; returns the ones left alone because something else
+ * made them. `links` is a listing already at hand (one read serves many deletes).
+ */
 export async function deleteOwnedLinks(
   ip: Ip,
   names: readonly string[],

@@ -7,7 +7,7 @@ import { containerPresent } from '../ip/netns.js';
 import { ownerOf, type HostContext } from '../ops/context.js';
 import type { NftDocument } from '../nft/schema.js';
 import type { State } from '../topology/state.js';
-import { elementRepair, observeTable, type Drift, type TableObservation } from './drift.js';
+import { elementRepair, observeTable, TABLE_KINDS, type Drift, type TableObservation } from './drift.js';
 import { ensureLinks } from './links.js';
 import { observeAll, type Observation } from './observe.js';
 import { removeOrphans } from './orphans.js';
@@ -35,7 +35,6 @@ export function withoutContainers(state: State, absent: ReadonlySet<string>): St
 
 const LINK_KINDS = new Set(['bridge', 'address', 'route', 'endpoint']);
 // 'orphan' drift is handled on its own: removed before links are repaired.
-const TABLE_KINDS = new Set(['table', 'chain', 'set']);
 
 export async function converge(ctx: HostContext, hooks: Hooks, reasons: Trigger[]): Promise<ConvergeResult> {
   return ctx.store.exclusive(async () => {

@@ -145,6 +145,9 @@ export interface TableObservation {
   orphans?: Orphans;
 }
 
+/** Drift of nftbridge's tables (as opposed to links, containers, orphans and the host firewall). */
+export const TABLE_KINDS: ReadonlySet<string> = new Set(['table', 'chain', 'set']);
+
 export type TableReader = Pick<Firewall, 'list' | 'render' | 'unchangedSince' | 'generationNow' | 'found'>;
 
 /**

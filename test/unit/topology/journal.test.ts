@@ -63,7 +63,7 @@ it('connect, disconnect, network create and rm are one line each; the snapshot i
   expect(readFileSync(a.journal, 'utf8').trim().split('\n')).toHaveLength(5);
   const fresh = await new StateStore(dir, 'host').read();
   expect(fresh).toEqual({ ...s5, generation: expect.any(String) });
-  // Every intermediate step replays too: a reader after the connect sees the connect.
+  // The disconnect took back what the connect added: only the first container is left.
   expect(fresh.endpoints.map((e) => e.container)).toEqual(['c']);
   expect(fresh.ports).toHaveLength(2000);
 });
