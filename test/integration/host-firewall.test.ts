@@ -131,8 +131,10 @@ describeKernel.each(KINDS)('under %s', (kind) => {
       await traffic();
       const t0 = Date.now();
       await fw.reload();
+      // The firewall's own reload is part of the 5 s; on a loaded machine ufw's alone has taken 5 s.
+      const reloadMs = Date.now() - t0;
       const ms = await eventually(2000);
-      expect(Date.now() - t0).toBeLessThan(5000);
+      expect(Date.now() - t0, `the reload itself took ${reloadMs} ms, the repair ${ms} ms`).toBeLessThan(5000);
       expect(ms).toBeLessThan(2000);
       // The integration is whole again, not just working by chance.
       const deadline = Date.now() + 2000;
