@@ -138,7 +138,8 @@ export class Host implements HostContext {
   ruleset(): NftDocument {
     const state = this.store.lastKnown();
     if (!state) throw this.openError ?? new NftbridgeError('the state has not been read');
-    return this.firewall.render(state);
+    // A copy: the Firewall keeps its last document to apply it again.
+    return structuredClone(this.firewall.render(state));
   }
 
   // ---- Observable forms: cold, one event per step, rollback on error or unsubscribe ----------

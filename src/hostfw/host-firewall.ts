@@ -16,6 +16,9 @@ export type { HostFirewallReport };
 
 export type HostFirewallMode = 'auto' | 'off';
 
+/** A look at the host firewall started ahead of the step that acts on it (HostFirewall.lookEarly). */
+export type EarlyLook = Promise<Scan | undefined>;
+
 export interface HostFirewallOptions {
   mode: HostFirewallMode;
   /** The mask of nftbridge's per-network marks. */
@@ -101,7 +104,31 @@ export class HostFirewall {
     const viaDbus = firewalld !== undefined;
     const blocking = unchanged && last.viaDbus === viaDbus ? last.blocking : await this.blockingChains(chains, viaDbus);
     if (gen !== undefined) this.lastScan = { gen, chains, blocking, viaDbus };
-    return { blocking, firewalld, firewalldState: state };
+    return { blocking, firewalld, firewalldState: state, gen };
+  }
+
+  /**
+   * Starts a look now, for the sync of the same operation to take (`sync(state, early)`): apply
+   * looks at the host firewall while it looks at its own links and tables, so a one-shot's new
+   * D-Bus connection and firewalld's slow answers overlap the rest of its work instead of adding
+   * to it (README "Performance": "detection added to a one-shot apply").
+   */
+  lookEarly(): EarlyLook | undefined {
+    if (!this.enabled) return undefined;
+    return this.scan().catch(() => undefined);
+  }
+
+  /**
+   * The early look when nothing but nftbridge's own commits changed the tables since it was taken
+   * (its firewalld part is as fresh as any look an operation acts on); a new look otherwise.
+   */
+  private async take(early: EarlyLook | undefined): Promise<Scan> {
+    const scan = await early;
+    if (scan?.gen !== undefined) {
+      const now = await this.nft.generationNow();
+      if (now !== undefined && this.nft.othersUnchangedSince(scan.gen, now)) return scan;
+    }
+    return this.scan();
   }
 
   /**
@@ -166,9 +193,9 @@ export class HostFirewall {
    * bridges in its firewalld zone while it has networks; nothing of it once it has none.
    * Returns what changed (empty when nothing had to).
    */
-  async sync(state: State): Promise<string[]> {
+  async sync(state: State, early?: EarlyLook): Promise<string[]> {
     if (!this.enabled) return [];
-    const scan = await this.scan();
+    const scan = await this.take(early);
     if (state.networks.length === 0) return this.removeWith(scan);
     const commands: NftCommand[] = [];
     const changes: string[] = [];

@@ -30,6 +30,8 @@ export interface Scan {
   blocking: BlockingChain[];
   firewalld: Firewalld | undefined;
   firewalldState: FirewalldState | undefined;
+  /** The ruleset generation the tables were looked at in, when it is known. */
+  gen?: number | undefined;
 }
 
 export function buildReport(state: State, scan: Scan, base: HostFirewallReport, targets: readonly BlockingChain[]): HostFirewallReport {

@@ -14,9 +14,23 @@ const lineSchema = z.record(
 const FOREIGN_OBJECTS = new Set(['table', 'chain', 'rule']);
 const FOREIGN_FAMILIES = new Set(['ip', 'ip6', 'inet']);
 
+/**
+ * The head of an element line, as nft prints it (family, table and set name before the elements).
+ * A rebuild of 10,000 ports prints 10,000 such lines; reading their heads alone spares parsing
+ * each whole (the watch daemon's CPU and memory after a repair).
+ */
+const ELEMENT_HEAD = /^\{"(add|delete|destroy)": \{"element": \{"family": "([a-z0-9]+)", "table": "([^"\\]+)", "name": "([^"\\]+)"/;
+
 export function parseNftMonitorLine(line: string, family: string, table: string): RulesetEvent | undefined {
   const text = line.trim();
   if (text === '') return undefined;
+  const head = ELEMENT_HEAD.exec(text);
+  if (head) {
+    const [, action, fam, tbl, name] = head;
+    // Another table's elements (fail2ban's bans, say) matter to nobody here.
+    if (tbl !== table || (fam !== family && fam !== 'bridge')) return undefined;
+    return { type: 'ruleset', action: action ?? 'unknown', object: 'element', ...(name ? { name } : {}) };
+  }
   let json: unknown;
   try {
     json = JSON.parse(text);

@@ -80,7 +80,7 @@ export class NftClient {
   private sessionWorked = false;
 
   /** The last document validated, as given and as serialized: repairs apply the same one again. */
-  private lastValidated: { input: string; text: string } | undefined;
+  private lastValidated: { doc: NftDocument; input: string; text: string } | undefined;
 
   /** The ruleset generation now; undefined without the long-lived processes, or where it cannot be read. */
   async generationNow(): Promise<number | undefined> {
@@ -147,9 +147,12 @@ export class NftClient {
   private async applyText(doc: NftDocument): Promise<void> {
     // Validation is a good part of a repair (bench: "repair latency"); the text of a document
     // that passed once needs no second look.
-    const input = JSON.stringify(doc);
-    const text = this.lastValidated?.input === input ? this.lastValidated.text : serialize(doc);
-    this.lastValidated = { input, text };
+    // The same document object again (a repair of an unchanged state: Firewall.render keeps its
+    // document) is not even stringified: at 10,000 ports that alone is about 12 ms.
+    const last = this.lastValidated;
+    const input = last?.doc === doc ? last.input : JSON.stringify(doc);
+    const text = last?.input === input ? last.text : serialize(doc);
+    this.lastValidated = { doc, input, text };
     await this.withSession(
       async (session) => void (await session.run(text)),
       async () => {

@@ -75,6 +75,8 @@ const NOT_LINKS = new Set([...TABLE_KINDS, 'orphan', 'host-firewall']);
  * whose elements alone differ gets those elements, not a rebuild of 10,000 ports.
  */
 export function applyPlan(ctx: HostContext, state: State): HostPlan<NftDocument> {
+  // The host firewall is looked at while the kernel is: its step at the end takes this look.
+  const early = ctx.hostFirewall.lookEarly();
   let doc: NftDocument = { nftables: [] };
   let seen: Observation | undefined;
   const observe = async () =>
@@ -112,7 +114,7 @@ export function applyPlan(ctx: HostContext, state: State): HostPlan<NftDocument>
       } else doc = await ctx.firewall.rebuild(state);
     },
   };
-  return { steps: [orphans, links, table, hostFirewallStep(ctx, state)], result: () => doc };
+  return { steps: [orphans, links, table, hostFirewallStep(ctx, state, undefined, early)], result: () => doc };
 }
 
 const familiesOf = (state: State) => new Set(state.networks.flatMap((n) => n.subnets.map((s) => parseCidr('subnet', s.cidr).family)));

@@ -10,7 +10,8 @@ import type { PublishedPort, State } from './state.js';
 
 /** Two bindings collide when protocol and port ranges meet and the addresses can be the same. */
 function collides(a: Pick<PublishedPort, 'protocol' | 'hostIp' | 'hostPort' | 'hostPortEnd'>, b: typeof a): boolean {
-  if (a.protocol !== b.protocol || a.hostPort > b.hostPortEnd || b.hostPort > a.hostPortEnd) return false;
+  // Integers first: this runs once per published port for every spec.
+  if (a.hostPort > b.hostPortEnd || b.hostPort > a.hostPortEnd || a.protocol !== b.protocol) return false;
   // A binding on every address (no hostIp) overlaps any binding of the same port, as in Docker.
   return a.hostIp === undefined || b.hostIp === undefined || a.hostIp === b.hostIp;
 }
@@ -70,11 +71,12 @@ export function planUnpublish(state: State, network: string, container: string, 
   findNetwork(state, network);
   findEndpoint(state, network, container);
   if (specs.length === 0) throw new ValidationError('spec', 'at least one HOST_PORT[/PROTO] is required');
+  // The host port first: one integer check per published port rules out nearly all of them.
   const matches = (spec: UnpublishSpec) => (p: PublishedPort) =>
+    p.hostPort === spec.hostPort &&
+    p.protocol === spec.protocol &&
     p.network === network &&
     p.container === container &&
-    p.protocol === spec.protocol &&
-    p.hostPort === spec.hostPort &&
     (spec.hostIp === undefined || p.hostIp === spec.hostIp);
   // A few specs: one tight pass each. Many: one pass to index this endpoint's ports, then a lookup
   // per spec, so unpublishing 55,535 ports is linear, not 55,535 passes.

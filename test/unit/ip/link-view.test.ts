@@ -1,0 +1,134 @@
+/**
+ * The link view's bookkeeping, without a kernel: the notices' lines, how they change a listing,
+ * when the view gives up and dumps, and that a one-shot never starts the notices' process.
+ * test/integration/link-view.test.ts compares it with real dumps.
+ */
+import { describe, expect, it } from 'vitest';
+import { parseNotice, type LinkNotice } from '../../../src/ip/link-events.js';
+import { applyNotices, flagNames, LinkView } from '../../../src/ip/link-view.js';
+import type { LinkAddresses } from '../../../src/ip/schema.js';
+
+const hex = (s: string) => Buffer.from(s).toString('hex');
+const link = (ifindex: number, ifname: string, extra: Partial<LinkAddresses> = {}): LinkAddresses => ({
+  ifindex,
+  ifname,
+  flags: ['BROADCAST', 'MULTICAST', 'UP', 'LOWER_UP'],
+  group: 'default',
+  addr_info: [],
+  ...extra,
+});
+
+describe('link notices', () => {
+  it('parses what the script prints, strings in hex', () => {
+    expect(parseNotice(`L+ 7 69699 3 0 ${hex('veth')} ${hex('ve-1')} ${hex('nftbridge:ab cd')}`)).toEqual({
+      type: 'link',
+      index: 7,
+      flags: 69699,
+      master: 3,
+      group: 0,
+      kind: 'veth',
+      name: 've-1',
+      alias: 'nftbridge:ab cd',
+    });
+    expect(parseNotice(`L+ 1 8 0 0 - ${hex('lo')} -`)).toEqual({ type: 'link', index: 1, flags: 8, master: 0, group: 0, name: 'lo' });
+    expect(parseNotice('L- 7')).toEqual({ type: 'link-gone', index: 7 });
+    expect(parseNotice('A+ 3 10 64 0 fd00::1')).toMatchObject({ type: 'address', family: 6, prefixlen: 64, local: 'fd00::1' });
+    expect(parseNotice('A- 3 2 24 0 10.0.0.1')).toMatchObject({ type: 'address-gone', family: 4, local: '10.0.0.1' });
+    expect(parseNotice('O')).toBe('overflow');
+    expect(parseNotice('something new')).toBeUndefined();
+  });
+
+  it('names flags as ip does, NO-CARRIER for a link up without carrier', () => {
+    expect(flagNames(0x1 | 0x2 | 0x1000 | 0x10000 | 0x40)).toEqual(['BROADCAST', 'MULTICAST', 'UP', 'LOWER_UP']);
+    expect(flagNames(0x1 | 0x2 | 0x1000)).toEqual(['NO-CARRIER', 'BROADCAST', 'MULTICAST', 'UP']);
+    expect(flagNames(0x8)).toEqual(['LOOPBACK']);
+  });
+});
+
+describe('applying notices', () => {
+  it('adds, changes and removes links and addresses; a link keeps its addresses across its own notices', () => {
+    const links = new Map([[3, link(3, 'br-a')]]);
+    const notices: LinkNotice[] = [
+      { type: 'address', index: 3, family: 4, prefixlen: 24, scope: 0, local: '10.1.0.1' },
+      { type: 'link', index: 9, flags: 0x1043, master: 3, group: 1852964865, kind: 'veth', name: 've-1', alias: 'nftbridge:x' },
+      { type: 'link', index: 3, flags: 0x1002, master: 0, group: 0, kind: 'bridge', name: 'br-a' },
+      { type: 'address', index: 77, family: 4, prefixlen: 24, scope: 0, local: '10.9.0.1' },
+    ];
+    expect(applyNotices(links, notices)).toBe(true);
+    expect(links.get(3)).toMatchObject({ flags: ['BROADCAST', 'MULTICAST'], addr_info: [{ local: '10.1.0.1', scope: 'global' }] });
+    expect(links.get(9)).toMatchObject({ master: 'br-a', ifalias: 'nftbridge:x', group: '1852964865', linkinfo: { info_kind: 'veth' } });
+    expect(links.has(77)).toBe(false);
+    applyNotices(links, [
+      { type: 'address-gone', index: 3, family: 4, prefixlen: 24, scope: 0, local: '10.1.0.1' },
+      { type: 'link-gone', index: 9 },
+    ]);
+    expect(links.get(3)?.addr_info).toEqual([]);
+    expect(links.has(9)).toBe(false);
+  });
+
+  it('gives up on a renamed link or a master it cannot name (a dump follows)', () => {
+    const links = new Map([[3, link(3, 'br-a')]]);
+    expect(applyNotices(links, [{ type: 'link', index: 3, flags: 1, master: 0, group: 0, name: 'br-b' }])).toBe(false);
+    expect(applyNotices(new Map(), [{ type: 'link', index: 4, flags: 1, master: 99, group: 0, name: 've' }])).toBe(false);
+  });
+});
+
+describe('the view', () => {
+  const setup = (drained: (LinkNotice[] | 'lost' | undefined)[]) => {
+    const calls = { dumps: 0, drains: 0, ones: [] as string[] };
+    let listing = [link(1, 'lo', { flags: ['LOOPBACK', 'UP', 'LOWER_UP'] }), link(3, 'br-a')];
+    const view = new LinkView(
+      async () => {
+        calls.dumps++;
+        return listing;
+      },
+      {
+        drain: async () => {
+          calls.drains++;
+          return drained.shift();
+        },
+      },
+      async (name) => {
+        calls.ones.push(name);
+        return listing.find((l) => l.ifname === name);
+      },
+    );
+    return { view, calls, set: (l: LinkAddresses[]) => void (listing = l) };
+  };
+
+  it('a one-shot dumps once and never drains; then notices replace dumps', async () => {
+    const { view, calls } = setup(['lost', [], [{ type: 'link-gone', index: 3 }]]);
+    await view.read();
+    expect(calls).toMatchObject({ dumps: 1, drains: 0 });
+    await view.read(); // the notices start: lost, so a dump
+    expect(calls).toMatchObject({ dumps: 2, drains: 1 });
+    expect((await view.read()).map((l) => l.ifname)).toEqual(['lo', 'br-a']);
+    expect((await view.read()).map((l) => l.ifname)).toEqual(['lo']);
+    expect(calls).toMatchObject({ dumps: 2, drains: 3 });
+  });
+
+  it('reads links that are down afresh (the kernel does not announce their alias or group)', async () => {
+    const { view, calls, set } = setup(['lost', []]);
+    set([link(3, 'br-a', { flags: ['BROADCAST'] })]);
+    await view.read();
+    await view.read();
+    set([link(3, 'br-a', { flags: ['BROADCAST'], ifalias: 'nftbridge:x' })]);
+    expect((await view.read())[0]?.ifalias).toBe('nftbridge:x');
+    expect(calls.ones).toEqual(['br-a']);
+  });
+
+  it('dumps when notices cannot be had, or many links are down', async () => {
+    const { view, calls, set } = setup(['lost', undefined, 'lost', []]);
+    await view.read();
+    await view.read();
+    await view.read();
+    expect(calls.dumps).toBe(3);
+    set(Array.from({ length: 9 }, (_, i) => link(10 + i, `d${i}`, { flags: [] })));
+    await view.read();
+    expect(calls.dumps).toBe(4);
+    // Nothing announced, but nine links are down: too many to read one by one.
+    await view.read();
+    expect(calls.dumps).toBe(5);
+    expect(calls.ones).toEqual([]);
+  });
+});
