@@ -113,6 +113,35 @@ describeKernel('a large host costs what a small one does, and is still checked',
     expect((await host.apply()).nftables).toEqual([]);
   });
 
+  it('an early host-firewall look is used only while nobody else committed: a rule removed after it is put back', async () => {
+    // A hand-written forward drop policy: the host firewall step puts nftbridge's accept rule in it.
+    nft(lab.host, 'add', 'table', 'inet', 'hostfw');
+    nft(lab.host, 'add', 'chain', 'inet', 'hostfw', 'forward', '{ type filter hook forward priority 0; policy drop; }');
+    const ours = () =>
+      (
+        JSON.parse(nft(lab.host, '-j', 'list', 'chain', 'inet', 'hostfw', 'forward')) as {
+          nftables: { rule?: { handle: number; comment?: string } }[];
+        }
+      ).nftables
+        .map((o) => o.rule)
+        .filter((r) => r?.comment?.startsWith('nftbridge'));
+    try {
+      await host.apply();
+      expect(ours()).toHaveLength(1);
+      const state = await host.state();
+      // Taken while the rule is there; then somebody deletes it before the step runs.
+      const early = host.hostFirewall.lookEarly();
+      await early;
+      nft(lab.host, 'delete', 'rule', 'inet', 'hostfw', 'forward', 'handle', String(ours()[0]?.handle));
+      expect(await host.hostFirewall.sync(state, early)).toEqual(['accept rule in inet hostfw forward']);
+      expect(ours()).toHaveLength(1);
+      // Nothing committed since this look: it is used as it is, and nothing is to do.
+      expect(await host.hostFirewall.sync(state, host.hostFirewall.lookEarly())).toEqual([]);
+    } finally {
+      nft(lab.host, 'delete', 'table', 'inet', 'hostfw');
+    }
+  });
+
   it('down of many containers deletes their links as one group, and leaves a foreign link alone', async () => {
     for (let i = 0; i < 8; i++) await host.connect('a', lab.name(`g${i}`));
     execFileSync('ip', ['-n', lab.host, 'link', 'add', 'foreign0', 'type', 'veth', 'peer', 'name', 'foreign1']);
