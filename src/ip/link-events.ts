@@ -10,7 +10,7 @@
  * every look dumps, as before.
  */
 import type { Runner } from '../exec/runner.js';
-import { LineSession, type SessionProtocol } from '../exec/session.js';
+import { PerlScript } from '../exec/perl.js';
 
 /**
  * Groups: RTMGRP_LINK 0x1, IPV4_IFADDR 0x10, IPV4_ROUTE 0x40, IPV6_IFADDR 0x100, IPV6_ROUTE 0x400.
@@ -69,15 +69,6 @@ while (my $line = <STDIN>) {
 }
 `;
 
-const protocol: SessionProtocol = {
-  marker: (seq) => `marker ${seq}`,
-  findMarker(stderr, seq) {
-    const text = `end ${seq}\n`;
-    const start = stderr.indexOf(text);
-    return start < 0 ? undefined : { start, end: start + text.length };
-  },
-};
-
 export type LinkNotice =
   | { type: 'link'; index: number; flags: number; master: number; group: number; kind?: string; name: string; alias?: string }
   | { type: 'link-gone'; index: number }
@@ -128,35 +119,24 @@ export function parseNotice(line: string): LinkNotice | 'overflow' | undefined {
 }
 
 export class LinkNotices {
-  private session: LineSession | undefined;
-  private unavailable = false;
+  private readonly perl: PerlScript;
 
-  constructor(
-    private readonly netns: string | undefined,
-    private readonly runner: Pick<Runner, 'spawn'>,
-  ) {}
+  constructor(netns: string | undefined, runner: Pick<Runner, 'spawn'>) {
+    this.perl = new PerlScript(SCRIPT, netns, runner);
+  }
 
   /**
    * What changed since the last drain, oldest first; 'lost' when notices were lost (the socket
-   * overflowed, or the session is new or was restarted, so its subscription began just now);
+   * overflowed, or the process is new or was restarted, so its subscription began just now);
    * undefined when notices cannot be had here.
    */
   async drain(): Promise<LinkNotice[] | 'lost' | undefined> {
-    if (this.unavailable) return undefined;
-    let fresh = false;
-    if (!this.session?.alive) {
-      this.session = new LineSession('perl', ['-e', SCRIPT], this.netns, protocol, this.runner);
-      fresh = true;
-    }
-    const result = await this.session.request('drain', (output) => output.at(-1) === 'done');
-    if (result?.output.at(-1) !== 'done' || result.error.trim()) {
-      this.unavailable = true;
-      await this.close();
-      return undefined;
-    }
+    const done = (output: readonly string[]) => output.at(-1) === 'done';
+    const answer = await this.perl.request('drain', done, (a) => done(a.output));
+    if (!answer) return undefined;
     const notices: LinkNotice[] = [];
-    let lost = fresh;
-    for (const line of result.output.slice(0, -1)) {
+    let lost = this.perl.fresh;
+    for (const line of answer.output.slice(0, -1)) {
       const notice = parseNotice(line);
       if (notice === 'overflow') lost = true;
       else if (notice) notices.push(notice);
@@ -164,8 +144,7 @@ export class LinkNotices {
     return lost ? 'lost' : notices;
   }
 
-  async close(): Promise<void> {
-    await this.session?.close();
-    this.session = undefined;
+  close(): Promise<void> {
+    return this.perl.close();
   }
 }

@@ -10,7 +10,7 @@
  * the socket is missing, the generation is unknown and every check lists the table as before.
  */
 import type { Runner } from '../exec/runner.js';
-import { LineSession, type SessionProtocol } from '../exec/session.js';
+import { PerlScript } from '../exec/perl.js';
 
 /** One request per input line: NFT_MSG_GETGEN (0x0a10) out, NFT_MSG_NEWGEN (0x0a0f) back, NFTA_GEN_ID (1) in it. */
 const SCRIPT = String.raw`
@@ -37,41 +37,24 @@ while (my $line = <STDIN>) {
 }
 `;
 
-const protocol: SessionProtocol = {
-  marker: (seq) => `marker ${seq}`,
-  findMarker(stderr, seq) {
-    const text = `end ${seq}\n`;
-    const start = stderr.indexOf(text);
-    return start < 0 ? undefined : { start, end: start + text.length };
-  },
-};
-
 export class RulesetGeneration {
-  private session: LineSession | undefined;
-  /** Set once the generation cannot be read here: every answer is undefined from then on. */
-  private unavailable = false;
+  private readonly perl: PerlScript;
 
-  constructor(
-    private readonly netns: string | undefined,
-    private readonly runner: Pick<Runner, 'spawn'>,
-  ) {}
+  constructor(netns: string | undefined, runner: Pick<Runner, 'spawn'>) {
+    this.perl = new PerlScript(SCRIPT, netns, runner);
+  }
 
   /** The generation now, or undefined when it cannot be read. */
   async read(): Promise<number | undefined> {
-    if (this.unavailable) return undefined;
-    if (!this.session?.alive) this.session = new LineSession('perl', ['-e', SCRIPT], this.netns, protocol, this.runner);
-    const result = await this.session.request('gen', (output) => output.length > 0);
-    const m = /^gen (\d+)$/.exec(result?.output[0] ?? '');
-    if (!m?.[1] || result?.error.trim()) {
-      this.unavailable = true;
-      await this.close();
-      return undefined;
-    }
-    return Number(m[1]);
+    const answer = await this.perl.request(
+      'gen',
+      (output) => output.length > 0,
+      (a) => /^gen \d+$/.test(a.output[0] ?? ''),
+    );
+    return answer ? Number(answer.output[0]?.slice(4)) : undefined;
   }
 
-  async close(): Promise<void> {
-    await this.session?.close();
-    this.session = undefined;
+  close(): Promise<void> {
+    return this.perl.close();
   }
 }
