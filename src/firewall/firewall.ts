@@ -17,7 +17,8 @@ export class Firewall {
   /**
    * The last state rendered and its document. States are never changed in place (every change
    * makes a new one), so a repair of the same state (watch after a firewall reload, say) renders
-   * it once: at 10,000 ports a render is 30-60 ms. Documents are not to be changed either.
+   * it once (bench: "watch on a large host", repair of a deleted table). Documents are not to be
+   * changed either.
    */
   private rendered: { state: State; doc: NftDocument } | undefined;
 

@@ -130,7 +130,8 @@ export class Ip {
         links: new LinkView(
           () => this.dumpAddresses(),
           notices,
-          (name) => this.link(name),
+          // A name gone since the drain means a dump anyway: no fresh reader to confirm it.
+          (name) => this.link(name, false),
         ),
       };
     }

@@ -1,8 +1,9 @@
 /**
  * The links of a namespace with their addresses, as `ip -j -d addr show` lists them, kept current
  * by the kernel's notices (LinkNotices) instead of dumped on every look: on a host of 1,000
- * endpoints a dump is about 1 MB of JSON and 60 ms of CPU; a look with nothing changed is one
- * short exchange with the notices' process. Only what nftbridge reads is kept (schema.ts addrSchema).
+ * endpoints a dump is about 1 MB of JSON, while a look with nothing changed is one short exchange
+ * with the notices' process (bench: "watch on a large host", idle resync). Only what nftbridge
+ * reads is kept (schema.ts addrSchema).
  */
 import type { LinkNotice, LinkNotices } from './link-events.js';
 import type { LinkAddresses } from './schema.js';

@@ -148,7 +148,8 @@ export class NftClient {
     // Validation is a good part of a repair (bench: "repair latency"); the text of a document
     // that passed once needs no second look.
     // The same document object again (a repair of an unchanged state: Firewall.render keeps its
-    // document) is not even stringified: at 10,000 ports that alone is about 12 ms.
+    // document) is not even stringified, which at 10,000 ports is itself a good part of a repair
+    // (bench: "watch on a large host").
     const last = this.lastValidated;
     const input = last?.doc === doc ? last.input : JSON.stringify(doc);
     const text = last?.input === input ? last.text : serialize(doc);
