@@ -2,11 +2,12 @@
 import { NftError } from '../errors.js';
 import type { NftClient, Transition } from '../nft/client.js';
 import type { Listing, NftDocument } from '../nft/schema.js';
-import type { Element } from '../nft/transaction.js';
+import { type Element, keyOf } from '../nft/transaction.js';
 import type { Endpoint, PublishedPort, State } from '../topology/state.js';
 import { endpointElements, spoofTransaction } from './antispoof.js';
 import { familyOfSet, SPOOF_FAMILY, TABLE } from './names.js';
-import { ownedTransaction, portElements, type RenderOptions, renderRules, renderRuleset } from './render.js';
+import { maskOf, networkDelta } from './network-rules.js';
+import { ownedTransaction, portElements, type RenderOptions, renderRuleset } from './render.js';
 
 export class Firewall {
   constructor(
@@ -28,35 +29,41 @@ export class Firewall {
     return this.rendered.doc;
   }
 
-  /** One transaction that replaces the table's contents; returns the document applied. */
+  /**
+   * One transaction that replaces the table's contents; returns the document applied. The inet
+   * table is deleted and made again in it, not just flushed: `flush table` would leave the chains
+   * of networks the state no longer has (network-rules.ts), and one somebody added. It costs the
+   * same as a flush (bench: "full rebuild").
+   */
   async rebuild(state: State): Promise<NftDocument> {
     const doc = this.render(state);
-    // Not claimed as `state`: a chain somebody added to the table outlives the flush, so only a
-    // listing says the table matches.
+    // Not claimed as `state`: a chain somebody added to the bridge-family table outlives its flush,
+    // so only a listing says the tables match.
     const whole = 'own-tables' as const;
+    const fresh = ownedTransaction().addTable().deleteTable().toDocument().nftables;
     try {
-      await this.nft.apply(doc, whole);
+      await this.nft.apply({ nftables: [...fresh, ...doc.nftables] }, whole);
     } catch (err) {
       if (!(err instanceof NftError)) throw err;
-      // A table somebody reshaped (a set of another type, say) cannot be flushed into shape:
-      // delete and recreate it, still in one transaction.
-      const reset = [
-        ...ownedTransaction().addTable().deleteTable().toDocument().nftables,
-        ...spoofTransaction().addTable().deleteTable().toDocument().nftables,
-      ];
+      // A bridge-family table somebody reshaped (a set of another type, say) cannot be flushed
+      // into shape: delete and recreate both, still in one transaction.
+      const reset = [...fresh, ...spoofTransaction().addTable().deleteTable().toDocument().nftables];
       await this.nft.apply({ nftables: [...reset, ...doc.nftables] }, whole);
     }
     return doc;
   }
 
   /**
-   * Replaces the rules and the bridge and gateway sets, leaving the port maps' elements alone: a
-   * network created or removed. A table that is not as expected (gone, a map deleted) fails that
-   * document, and is rebuilt whole instead.
+   * A network created or removed (or changed): only its elements and chains change, never the
+   * port maps (network-rules.ts). A table that is not as expected (gone, a map deleted) fails that
+   * document, and is rebuilt whole instead, without the chains of networks `state` does not have.
    */
   async rebuildRules(state: State, from: State): Promise<void> {
+    const mask = maskOf(this.renderOptions.markMask);
+    const doc = networkDelta(from, state, mask);
+    if (doc.nftables.length === 0) return;
     try {
-      await this.nft.apply(renderRules(state, this.renderOptions), { from, to: state });
+      await this.nft.apply(doc, { from, to: state });
     } catch (err) {
       if (!(err instanceof NftError)) throw err;
       await this.rebuild(state);
@@ -171,5 +178,4 @@ export class Firewall {
   }
 }
 
-/** A map element [key, data] is deleted by its key. */
-export const keyOf = (el: Element): Element => (Array.isArray(el) && el.length === 2 ? (el[0] as Element) : el);
+export { keyOf };

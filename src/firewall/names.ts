@@ -5,6 +5,27 @@ export const FAMILY = 'inet' as const;
 export const SET_BRIDGES = 'bridges';
 export const SET_GATEWAYS = { 4: 'gateways4', 6: 'gateways6' } as const;
 /**
+ * What each network adds to the rules lives in these sets and verdict maps (and in two chains of
+ * its own), never in the base chains' rules: creating or removing a network is a handful of
+ * elements, whatever the number of networks (network-rules.ts).
+ */
+export const NET = {
+  /** Internal bridges, and each as a pair with itself: their traffic stays on the bridge. */
+  internal: 'internal',
+  internalSelf: 'internal_self',
+  /** bridge . bridge : goto mark_accept (ICC on) or drop (ICC off). */
+  icc: 'icc',
+  /** bridge . gateway, per family: the one gateway a container may reach. */
+  ownGateway: { 4: 'own_gw4', 6: 'own_gw6' },
+  /** subnet : jump post_BRIDGE, per family (non-internal networks): masquerade and hairpin. */
+  masquerade: { 4: 'masq4', 6: 'masq6' },
+  /** bridge : goto mark_BRIDGE, by input and by output interface. */
+  markIn: 'mark_in',
+  markOut: 'mark_out',
+} as const;
+/** The two chains each network has: its masquerade rules and its mark. */
+export const netChain = (kind: 'post' | 'mark', bridge: string) => `${kind}_${bridge}`;
+/**
  * Published ports, per family, in three pairs of maps (address map, port map; nft 1.0.6 cannot
  * map to "address . port"): single ports on every address (hash, key proto . port), single ports
  * on one address (hash, key addr . proto . port), and port ranges (interval, key addr . proto . port).

@@ -2,14 +2,14 @@
  * Desired state -> one nftables document (pure and deterministic). The table is rebuilt whole:
  * add table, flush table, then every chain, set, map, rule and element, in one transaction.
  */
-import { formatIp, parseCidr, type IpFamily } from '../topology/cidr.js';
-import type { Network, PublishedPort, State } from '../topology/state.js';
+import type { IpFamily } from '../topology/cidr.js';
+import type { PublishedPort, State } from '../topology/state.js';
 import * as e from '../nft/expr.js';
 import type { Expr, NftDocument } from '../nft/schema.js';
 import { Transaction, type Element, type MapSpec } from '../nft/transaction.js';
-import { DEFAULT_MARK_MASK, markValue, networkMarks } from '../hostfw/marks.js';
 import { renderAntispoof } from './antispoof.js';
-import { CHAIN, FAMILY, PORT_MAP_KINDS, portMapName, SET_BRIDGES, SET_GATEWAYS, TABLE, type PortMapKind } from './names.js';
+import { CHAIN, FAMILY, NET, PORT_MAP_KINDS, portMapName, SET_BRIDGES, SET_GATEWAYS, TABLE, type PortMapKind } from './names.js';
+import { addNetworkChains, addNetworkElements, maskOf, type NetworkParts, partsOf } from './network-rules.js';
 
 const L3 = { 4: 'ip', 6: 'ip6' } as const;
 const NFPROTO = { 4: 'ipv4', 6: 'ipv6' } as const;
@@ -18,7 +18,6 @@ const ANY = { 4: e.prefix('0.0.0.0', 0), 6: e.prefix('::', 0) } as const;
 const FAMILIES = [4, 6] as const;
 
 const familyOf = (addr: string): IpFamily => (addr.includes(':') ? 6 : 4);
-const byName = <T extends { name: string }>(a: T, b: T) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
 /** The lookup key of each kind of port map, as matched in the DNAT rules. */
 function portKey(fam: IpFamily, kind: PortMapKind): Expr {
@@ -61,22 +60,11 @@ export function portElements(
   return out;
 }
 
-function subnetsOf(net: Network, fam: IpFamily) {
-  return net.subnets.filter((s) => parseCidr('subnet', s.cidr).family === fam);
-}
-
-function declare(tx: Transaction): void {
-  const sets: MapSpec[] = [{ name: SET_BRIDGES, type: 'ifname' }];
-  for (const fam of FAMILIES) {
-    sets.push({ name: SET_GATEWAYS[fam], type: ADDR_TYPE[fam] });
-    for (const kind of PORT_MAP_KINDS) {
-      const type = portKeyType(fam, kind);
-      const flags = kind === 'range' ? { flags: ['interval'] } : {};
-      sets.push({ name: portMapName(fam, kind, 'addr'), type, map: ADDR_TYPE[fam], ...flags });
-      sets.push({ name: portMapName(fam, kind, 'port'), type, map: 'inet_service', ...flags });
-    }
-  }
-  for (const set of sets) tx.addSet(set).flushSet(set);
+/**
+ * Chains first: nft 1.0.6 fails a verdict map's element that jumps to a chain added after the
+ * map in the same document ("No such file or directory").
+ */
+function declare(tx: Transaction, networks: Iterable<NetworkParts>): void {
   tx.addChain({ name: CHAIN.prerouting, type: 'nat', hook: 'prerouting', prio: -100, policy: 'accept' });
   tx.addChain({ name: CHAIN.output, type: 'nat', hook: 'output', prio: -100, policy: 'accept' });
   tx.addChain({ name: CHAIN.postrouting, type: 'nat', hook: 'postrouting', prio: 100, policy: 'accept' });
@@ -88,6 +76,27 @@ function declare(tx: Transaction): void {
   tx.addChain({ name: CHAIN.dnat4 });
   tx.addChain({ name: CHAIN.dnat6 });
   tx.addChain({ name: CHAIN.accept });
+  addNetworkChains(tx, networks);
+  const sets: MapSpec[] = [
+    { name: SET_BRIDGES, type: 'ifname' },
+    { name: NET.internal, type: 'ifname' },
+    { name: NET.internalSelf, type: ['ifname', 'ifname'] },
+    { name: NET.icc, type: ['ifname', 'ifname'], map: 'verdict' },
+    { name: NET.markIn, type: 'ifname', map: 'verdict' },
+    { name: NET.markOut, type: 'ifname', map: 'verdict' },
+  ];
+  for (const fam of FAMILIES) {
+    sets.push({ name: SET_GATEWAYS[fam], type: ADDR_TYPE[fam] });
+    sets.push({ name: NET.ownGateway[fam], type: ['ifname', ADDR_TYPE[fam]] });
+    sets.push({ name: NET.masquerade[fam], type: ADDR_TYPE[fam], map: 'verdict', flags: ['interval'] });
+    for (const kind of PORT_MAP_KINDS) {
+      const type = portKeyType(fam, kind);
+      const flags = kind === 'range' ? { flags: ['interval'] } : {};
+      sets.push({ name: portMapName(fam, kind, 'addr'), type, map: ADDR_TYPE[fam], ...flags });
+      sets.push({ name: portMapName(fam, kind, 'port'), type, map: 'inet_service', ...flags });
+    }
+  }
+  for (const set of sets) tx.addSet(set).flushSet(set);
 }
 
 /** Priority of the forward and input chains (and so of the marks): before every usual filter chain. */
@@ -100,18 +109,14 @@ export interface RenderOptions {
 
 /**
  * The one place a packet is accepted on the forward and input hooks: it leaves with its network's
- * mark (by the bridge it came in on or goes out to), which the host firewall's rule accepts.
- * Traffic of no bridge is accepted unmarked: the host firewall alone decides about it.
+ * mark, the network of the bridge it came in on, else of the one it goes out to (one chain per
+ * network, network-rules.ts), which the host firewall's rule accepts. Traffic of no bridge is
+ * accepted unmarked: the host firewall alone decides about it.
  */
-function acceptRules(tx: Transaction, nets: Network[], state: State, mask: number | null): void {
+function acceptRules(tx: Transaction, mask: number | null): void {
   if (mask !== null) {
-    const ids = networkMarks(state);
-    const keep = (~mask >>> 0) as number;
-    for (const net of nets) {
-      const value = markValue(ids.get(net.name) ?? 0, mask);
-      const set = e.setMark(keep, value);
-      for (const dir of ['iifname', 'oifname'] as const) tx.addRule(CHAIN.accept, [e.match(e.meta(dir), net.bridge), set, e.accept]);
-    }
+    tx.addRule(CHAIN.accept, [e.vmap(e.meta('iifname'), NET.markIn)]);
+    tx.addRule(CHAIN.accept, [e.vmap(e.meta('oifname'), NET.markOut)]);
   }
   tx.addRule(CHAIN.accept, [e.accept]);
 }
@@ -146,56 +151,32 @@ function dnatRules(tx: Transaction): void {
   tx.addRule(CHAIN.rawPrerouting, [e.match(e.meta('iifname'), 'lo', '!='), e.match(e.payload('ip', 'daddr'), LOOPBACK[4]), e.drop]);
 }
 
-function natRules(tx: Transaction, nets: Network[]): void {
+/** Masquerade by source subnet (each network's own chain, network-rules.ts). */
+function natRules(tx: Transaction): void {
   // The host's own connection to a port published on 127.0.0.1 leaves with a routable source.
-  if (nets.length > 0)
-    tx.addRule(CHAIN.postrouting, [
-      e.match(e.payload('ip', 'saddr'), LOOPBACK[4]),
-      e.match(e.meta('oifname'), `@${SET_BRIDGES}`),
-      e.masquerade,
-    ]);
-  for (const net of nets) {
-    if (net.internal) continue;
-    for (const fam of FAMILIES)
-      for (const s of subnetsOf(net, fam)) {
-        const c = parseCidr('subnet', s.cidr);
-        const fromSubnet = e.match(e.payload(L3[fam], 'saddr'), e.prefix(formatIp(c.family, c.network), c.prefix));
-        tx.addRule(CHAIN.postrouting, [fromSubnet, e.match(e.meta('oifname'), net.bridge, '!='), e.masquerade]);
-        // Hairpin: a container reaching a published port on its own bridge gets the gateway as
-        // source, so the reply comes back through the host and is un-NATed. (Postrouting has no
-        // input interface, so "from this bridge" is "from this subnet".)
-        tx.addRule(CHAIN.postrouting, [
-          fromSubnet,
-          e.match(e.meta('oifname'), net.bridge),
-          e.match(e.ct('status'), 'dnat', 'in'),
-          e.masquerade,
-        ]);
-      }
-  }
+  tx.addRule(CHAIN.postrouting, [
+    e.match(e.payload('ip', 'saddr'), LOOPBACK[4]),
+    e.match(e.meta('oifname'), `@${SET_BRIDGES}`),
+    e.masquerade,
+  ]);
+  for (const fam of FAMILIES) tx.addRule(CHAIN.postrouting, [e.vmap(e.payload(L3[fam], 'saddr'), NET.masquerade[fam])]);
 }
 
-function forwardRules(tx: Transaction, nets: Network[]): void {
+function forwardRules(tx: Transaction): void {
   const toBridges = e.match(e.meta('oifname'), `@${SET_BRIDGES}`);
+  const inOut = e.concat(e.meta('iifname'), e.meta('oifname'));
   // An internal network reaches nothing beyond its bridge, established or not.
-  for (const net of nets)
-    if (net.internal)
-      tx.addRule(CHAIN.forward, [e.match(e.meta('iifname'), net.bridge), e.match(e.meta('oifname'), net.bridge, '!='), e.drop]);
+  tx.addRule(CHAIN.forward, [e.match(e.meta('iifname'), `@${NET.internal}`), e.match(inOut, `@${NET.internalSelf}`, '!='), e.drop]);
   // Every packet of every forwarded connection passes here: established traffic (both ways) is
   // settled by the first rule, so only a connection's first packet reads further.
   tx.addRule(CHAIN.forward, [e.match(e.ct('state'), ['established', 'related'], 'in'), e.goto(CHAIN.accept)]);
   tx.addRule(CHAIN.forward, [toBridges, e.match(e.ct('status'), 'dnat', 'in'), e.goto(CHAIN.accept)]);
-  // Routed traffic between containers of one bridge: allowed, unless the network has ICC off
-  // (bridged traffic between its ports is stopped by port isolation).
-  for (const net of nets)
-    tx.addRule(CHAIN.forward, [
-      e.match(e.meta('iifname'), net.bridge),
-      e.match(e.meta('oifname'), net.bridge),
-      net.icc ? e.goto(CHAIN.accept) : e.drop,
-    ]);
+  // Routed traffic between containers of one bridge: accepted, or dropped with ICC off.
+  tx.addRule(CHAIN.forward, [e.vmap(inOut, NET.icc)]);
   // Anything else towards a bridge (another network, or a machine routing the subnet here) is dropped.
   tx.addRule(CHAIN.forward, [toBridges, e.drop]);
   // What is left from a bridge is egress (internal networks were stopped above): accepted, marked.
-  if (nets.length > 0) tx.addRule(CHAIN.forward, [e.match(e.meta('iifname'), `@${SET_BRIDGES}`), e.goto(CHAIN.accept)]);
+  tx.addRule(CHAIN.forward, [e.match(e.meta('iifname'), `@${SET_BRIDGES}`), e.goto(CHAIN.accept)]);
 }
 
 /**
@@ -203,8 +184,7 @@ function forwardRules(tx: Transaction, nets: Network[]): void {
  * its bridges (replies to its own connections, localhost publishing's included, and IPv6 neighbour
  * discovery) is marked; any other container-to-host traffic is left to the host firewall.
  */
-function inputRules(tx: Transaction, nets: Network[]): void {
-  if (nets.length === 0) return;
+function inputRules(tx: Transaction): void {
   const fromBridges = e.match(e.meta('iifname'), `@${SET_BRIDGES}`);
   tx.addRule(CHAIN.input, [fromBridges, e.match(e.ct('state'), ['established', 'related'], 'in'), e.goto(CHAIN.accept)]);
   tx.addRule(CHAIN.input, [
@@ -212,20 +192,17 @@ function inputRules(tx: Transaction, nets: Network[]): void {
     e.match(e.payload('icmpv6', 'type'), e.anonSet(['nd-neighbor-solicit', 'nd-neighbor-advert'])),
     e.goto(CHAIN.accept),
   ]);
-  if (nets.length < 2) return;
-  for (const net of nets)
-    for (const fam of FAMILIES)
-      for (const s of subnetsOf(net, fam))
-        tx.addRule(CHAIN.input, [
-          e.match(e.meta('iifname'), net.bridge),
-          e.match(e.payload(L3[fam], 'daddr'), s.gateway, '!='),
-          e.match(e.payload(L3[fam], 'daddr'), `@${SET_GATEWAYS[fam]}`),
-          e.drop,
-        ]);
+  for (const fam of FAMILIES)
+    tx.addRule(CHAIN.input, [
+      fromBridges,
+      e.match(e.concat(e.meta('iifname'), e.payload(L3[fam], 'daddr')), `@${NET.ownGateway[fam]}`, '!='),
+      e.match(e.payload(L3[fam], 'daddr'), `@${SET_GATEWAYS[fam]}`),
+      e.drop,
+    ]);
 }
 
-function elements(tx: Transaction, state: State, nets: Network[]): void {
-  networkElements(tx, nets);
+/** The port maps' elements, one command per map. */
+function portMapElements(tx: Transaction, state: State): void {
   const grouped = new Map<string, Element[]>();
   const endpoints = new Map(state.endpoints.map((ep) => [`${ep.network}\0${ep.container}`, ep]));
   for (const port of sortPorts(state.ports))
@@ -245,50 +222,22 @@ export function sortPorts(ports: readonly PublishedPort[]): PublishedPort[] {
 /** Starts a transaction on the owned table. */
 export const ownedTransaction = () => new Transaction(FAMILY, TABLE);
 
-/** The chains whose rules depend on the networks; the others (DNAT through the port maps, raw) never change. */
-const NETWORK_CHAINS = [CHAIN.postrouting, CHAIN.forward, CHAIN.input, CHAIN.accept] as const;
-
 /**
- * The rules that depend on the networks alone, for a change of networks on a table that exists:
- * those chains flushed and refilled, the bridge and gateway sets refilled, and neither the port
- * maps nor the rules that read them touched, so that creating or removing a network costs the
- * same with 10,000 published ports as with none (nft loads what a document names). Flushing a
- * chain or set that is gone fails the whole document: the caller then rebuilds everything.
+ * The whole table. Its base chains never name a network: what each network adds (elements, and
+ * its own chains) comes from network-rules.ts, which also gives the small document of a network
+ * created or removed.
  */
-export function renderRules(state: State, options: RenderOptions = {}): NftDocument {
-  const nets = [...state.networks].sort(byName);
-  const tx = ownedTransaction();
-  for (const chain of NETWORK_CHAINS) tx.flushChain(chain);
-  for (const name of [SET_BRIDGES, SET_GATEWAYS[4], SET_GATEWAYS[6]]) tx.flushSet({ name });
-  natRules(tx, nets);
-  forwardRules(tx, nets);
-  inputRules(tx, nets);
-  acceptRules(tx, nets, state, options.markMask === undefined ? DEFAULT_MARK_MASK : options.markMask);
-  networkElements(tx, nets);
-  return tx.toDocument();
-}
-
-function networkElements(tx: Transaction, nets: Network[]): void {
-  tx.addElements(
-    SET_BRIDGES,
-    nets.map((n) => n.bridge),
-  );
-  for (const fam of FAMILIES)
-    tx.addElements(
-      SET_GATEWAYS[fam],
-      nets.flatMap((n) => subnetsOf(n, fam).map((s) => s.gateway)),
-    );
-}
-
 export function renderRuleset(state: State, options: RenderOptions = {}): NftDocument {
-  const nets = [...state.networks].sort(byName);
+  const mask = maskOf(options.markMask);
+  const parts = partsOf(state, mask);
   const tx = ownedTransaction().addTable().flushTable();
-  declare(tx);
+  declare(tx, parts.values());
   dnatRules(tx);
-  natRules(tx, nets);
-  forwardRules(tx, nets);
-  inputRules(tx, nets);
-  acceptRules(tx, nets, state, options.markMask === undefined ? DEFAULT_MARK_MASK : options.markMask);
-  elements(tx, state, nets);
+  natRules(tx);
+  forwardRules(tx);
+  inputRules(tx);
+  acceptRules(tx, mask);
+  addNetworkElements(tx, parts.values());
+  portMapElements(tx, state);
   return { nftables: [...tx.toDocument().nftables, ...renderAntispoof(state)] };
 }

@@ -6,6 +6,7 @@ export { BatchError };
 import type { Runner } from '../exec/runner.js';
 import { LinkNotices } from './link-events.js';
 import { LinkView } from './link-view.js';
+import { NamespaceCache, type NamespaceProbe } from './netns.js';
 import { IpSession } from './session.js';
 import { addrSchema, linkSchema, neighSchema, routeSchema, type Link, type LinkAddresses, type Route } from './schema.js';
 
@@ -132,10 +133,24 @@ export class Ip {
           notices,
           // A name gone since the drain means a dump anyway: no fresh reader to confirm it.
           (name) => this.link(name, false),
+          (changed) => this.namespaces?.forget(changed),
         ),
       };
     }
     return this.view.links.read();
+  }
+
+  private namespaces: NamespaceCache | undefined;
+
+  /**
+   * `probe`, answering for namespace paths from what it said before, as long as no mount at or
+   * above them changed (NamespaceCache); `probe` itself without a long-lived view. Ask right after
+   * a look at addresses: that look is what vouches for the paths.
+   */
+  steadyNamespaces(probe: NamespaceProbe): NamespaceProbe {
+    if (!this.view?.links.current) return probe;
+    this.namespaces ??= new NamespaceCache(probe);
+    return this.namespaces.probe === probe ? this.namespaces.view : probe;
   }
 
   private async dumpAddresses(): Promise<LinkAddresses[]> {

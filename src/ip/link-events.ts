@@ -16,8 +16,15 @@ import { PerlScript } from '../exec/perl.js';
  * Groups: RTMGRP_LINK 0x1, IPV4_IFADDR 0x10, IPV4_ROUTE 0x40, IPV6_IFADDR 0x100, IPV6_ROUTE 0x400.
  * Out, one line per notice: `L+ index flags master group kind name alias` (strings in hex),
  * `L- index`, `A+`/`A- index family prefixlen scope address`, `R` (a route changed), `O` (the
- * socket overflowed: notices were lost). Link notices of family AF_BRIDGE (a port's bridge
- * details, and its "delete" when it leaves the bridge) are not the link's and are skipped.
+ * socket overflowed: notices were lost), `P path` (in hex: a mount point of the caller's mount
+ * namespace that came, went or changed, so a namespace path at or under it may name another
+ * namespace now). Link notices of family AF_BRIDGE (a port's bridge details, and its "delete"
+ * when it leaves the bridge) are not the link's and are skipped.
+ *
+ * Mounts: poll(2) on /proc/self/mountinfo reports a change since the last poll as an exceptional
+ * condition (and the poll takes the report). The script waits for those between requests and
+ * compares the mount table at once, on its own core, so a request after a container came or went
+ * (a mount under /run/netns) finds the comparison made; a request still polls first.
  */
 const SCRIPT = String.raw`
 use strict; use Socket qw(SOCK_RAW inet_ntop);
@@ -26,6 +33,27 @@ socket(my $s, 16, SOCK_RAW, 0) or die "netlink socket: $!\n";
 # A burst (a down of hundreds of links) must fit until the next drain: 8 MB, forced where allowed.
 setsockopt($s, 1, 33, pack('i', 8 << 20)) or setsockopt($s, 1, 8, pack('i', 8 << 20));
 bind($s, pack('SSLL', 16, 0, 0, 0x551)) or die "bind: $!\n";
+open(my $mounts, '<', '/proc/self/mountinfo') or die "mountinfo: $!\n";
+my ($mbits, $ibits) = ('', '');
+vec($mbits, fileno($mounts), 1) = 1;
+vec($ibits, fileno(STDIN), 1) = 1;
+sub mount_table {
+  seek($mounts, 0, 0); my %m;
+  while (my $l = <$mounts>) { my @f = split / /, $l; $m{$f[4]} .= "$f[2] $f[3];" if defined $f[4]; }
+  return \%m;
+}
+my $table = mount_table();
+my @pending;
+sub mounts_moved { my $e = $mbits; compare_mounts() if select(undef, undef, $e, 0) > 0; }
+sub compare_mounts {
+  my $now = mount_table();
+  for my $p (keys %$now, keys %$table) {
+    next if ($now->{$p} // '') eq ($table->{$p} // '');
+    (my $path = $p) =~ s/\\([0-7]{3})/chr(oct($1))/ge;
+    push @pending, 'P ' . unpack('H*', $path) . "\n";
+  }
+  $table = $now;
+}
 sub attrs {
   my ($buf, $off, $end) = @_; my %a;
   while ($off + 4 <= $end) {
@@ -37,8 +65,7 @@ sub attrs {
   return \%a;
 }
 sub str { my $v = shift // ''; $v =~ s/\0.*//s; return unpack('H*', $v) || '-'; }
-while (my $line = <STDIN>) {
-  if ($line =~ /^marker (\d+)/) { print STDERR "end $1\n"; next; }
+sub drain {
   for (;;) {
     my $from = recv($s, my $buf, 1 << 20, 0x40);
     if (!defined $from) { if ($!{ENOBUFS}) { print "O\n"; next; } last; }
@@ -65,7 +92,21 @@ while (my $line = <STDIN>) {
       $off += ($len + 3) & ~3;
     }
   }
+  mounts_moved();
+  print @pending; @pending = ();
   print "done\n";
+}
+my $in = '';
+for (;;) {
+  my ($r, $e) = ($ibits, $mbits);
+  next if select($r, undef, $e, undef) < 0;
+  compare_mounts() if vec($e, fileno($mounts), 1);
+  next unless vec($r, fileno(STDIN), 1);
+  last unless sysread(STDIN, $in, 65536, length $in);
+  while ($in =~ s/^([^\n]*)\n//) {
+    my $line = $1;
+    if ($line =~ /^marker (\d+)/) { print STDERR "end $1\n"; } else { drain(); }
+  }
 }
 `;
 
@@ -73,7 +114,8 @@ export type LinkNotice =
   | { type: 'link'; index: number; flags: number; master: number; group: number; kind?: string; name: string; alias?: string }
   | { type: 'link-gone'; index: number }
   | { type: 'address' | 'address-gone'; index: number; family: 4 | 6; prefixlen: number; scope: number; local: string }
-  | { type: 'route' };
+  | { type: 'route' }
+  | { type: 'mounts'; path: string };
 
 const text = (hex: string | undefined): string | undefined =>
   hex === undefined || hex === '-' ? undefined : Buffer.from(hex, 'hex').toString();
@@ -111,6 +153,8 @@ export function parseNotice(line: string): LinkNotice | 'overflow' | undefined {
       };
     case 'R':
       return { type: 'route' };
+    case 'P':
+      return { type: 'mounts', path: text(f[1]) ?? '' };
     case 'O':
       return 'overflow';
     default:

@@ -47,7 +47,7 @@ const SCOPES: Record<number, string> = { 0: 'global', 200: 'site', 253: 'link', 
  */
 export function applyNotices(links: Map<number, LinkAddresses>, notices: readonly LinkNotice[]): boolean {
   for (const n of notices) {
-    if (n.type === 'route') continue;
+    if (n.type === 'route' || n.type === 'mounts') continue;
     if (n.type === 'link-gone') {
       links.delete(n.index);
       continue;
@@ -99,6 +99,8 @@ export class LinkView {
     private readonly notices: Pick<LinkNotices, 'drain'>,
     /** One link by name, as the dump would list it; undefined when there is none. */
     private readonly one: (name: string) => Promise<LinkAddresses | undefined>,
+    /** Told at each look which mount points changed since the last one (NamespaceCache.forget). */
+    private readonly mounts?: (changed: string[] | 'all') => void,
   ) {}
 
   /** Kept current by notices (a look costs an exchange, not a dump). */
@@ -117,6 +119,8 @@ export class LinkView {
     if (++this.reads === 1) return this.dump();
     // Drained before the dump: whatever changes after it is queued for the next look.
     const notices = await this.notices.drain();
+    // Without notices (or with some lost), any mount may have changed.
+    this.mounts?.(Array.isArray(notices) ? notices.flatMap((n) => (n.type === 'mounts' ? [n.path] : [])) : 'all');
     if (notices === undefined) return this.dump();
     if (notices !== 'lost' && this.links && applyNotices(this.links, notices) && (await this.readDown(this.links)))
       return [...this.links.values()];

@@ -3,7 +3,7 @@
  * the host's, the caller's own and PID 1's. A container step run in one of those would change the
  * caller's own network (an address on its eth0, a default route, a `link del eth0` on repair).
  */
-import { statfsSync, statSync } from 'node:fs';
+import { realpathSync, statfsSync, statSync } from 'node:fs';
 import { ValidationError } from '../errors.js';
 import type { Container } from '../topology/state.js';
 
@@ -41,6 +41,57 @@ export interface NamespaceProbe {
 }
 
 export const kernelNamespaces: NamespaceProbe = { identity: (p) => nsIdentity(p), isNamespace: (p) => isNamespaceFile(p) };
+
+/**
+ * Identities of namespace paths kept between looks while no mount changed at or above them: a host
+ * of 500 containers otherwise stats 500 nsfs mounts on every status (bench: "large host", status).
+ * The mount points that changed come from the link notices' script (ip/link-events.ts). A path is
+ * kept only when it is a mount of its own: a canonical path (no symlink on the way) outside /proc,
+ * since /proc/PID/ns/net changes with the process and no mount tells of it.
+ */
+export class NamespaceCache {
+  private readonly ids = new Map<string, string>();
+  /** Paths known to be canonical (checked once: a realpath per path and look would cost what it saves). */
+  private readonly canonical = new Set<string>();
+
+  constructor(readonly probe: NamespaceProbe = kernelNamespaces) {}
+
+  /** Mount points that came, went or changed: every path kept at or under one is asked again; 'all': every path. */
+  forget(mountPoints: readonly string[] | 'all'): void {
+    if (mountPoints === 'all') {
+      this.ids.clear();
+      return;
+    }
+    for (const m of mountPoints) {
+      const under = m.endsWith('/') ? m : `${m}/`;
+      for (const p of this.ids.keys()) if (p === m || p.startsWith(under)) this.ids.delete(p);
+    }
+  }
+
+  readonly view: NamespaceProbe = {
+    identity: (path) => {
+      const kept = this.ids.get(path);
+      if (kept !== undefined) return kept;
+      const id = this.probe.identity(path);
+      // A path that is gone is asked again: it may come back as something that is no mount.
+      if (id !== undefined && this.ownMount(path)) this.ids.set(path, id);
+      return id;
+    },
+    isNamespace: (path) => this.probe.isNamespace(path),
+  };
+
+  private ownMount(path: string): boolean {
+    if (this.canonical.has(path)) return true;
+    if (!path.startsWith('/') || path.startsWith('/proc/')) return false;
+    try {
+      if (realpathSync.native(path) !== path) return false;
+    } catch {
+      return false;
+    }
+    this.canonical.add(path);
+    return true;
+  }
+}
 
 /** The namespaces no container may be: `hostPath` (the host, or the current namespace), ours, PID 1's. */
 export function forbiddenNamespaces(hostPath: string | undefined, probe: NamespaceProbe = kernelNamespaces): Map<string, string> {

@@ -24,6 +24,12 @@ export const setMark = (keep: number, value: number): KnownStatement => ({
   mangle: { key: meta('mark'), value: { '|': [{ '&': [meta('mark'), (keep | value) >>> 0] }, value] } },
 });
 export const goto = (target: string): KnownStatement => ({ goto: { target } });
+/** A verdict map lookup: `KEY vmap @MAP`. */
+export const vmap = (key: Expr, map: string): KnownStatement => ({ vmap: { key, data: `@${map}` } });
+/** Verdicts as a verdict map's data. */
+export const gotoVerdict = (target: string): Expr => ({ goto: { target } });
+export const jumpVerdict = (target: string): Expr => ({ jump: { target } });
+export const dropVerdict: Expr = { drop: null };
 export const dnatViaMaps = (family: 'ip' | 'ip6', key: Expr, addrMap: string, portMap: string): KnownStatement => ({
   dnat: { family, addr: mapLookup(key, `@${addrMap}`), port: mapLookup(key, `@${portMap}`) },
 });

@@ -114,6 +114,15 @@ function run(tables: Map<string, FakeTable>, cmd: NftCommand): void {
     const have = t.chains.get(name);
     if (have && canonical(have.spec) !== canonical(spec)) fail('File exists');
     if (!have) t.chains.set(name, { spec, rules: [] });
+  } else if (kind === 'chain' && verb === 'delete') {
+    if (!t.chains.has(body.name)) fail('No such file or directory');
+    // As the kernel: a chain something still jumps to (a rule, a verdict map's element) stays.
+    const ref = JSON.stringify({ target: body.name });
+    const used =
+      [...t.chains.values()].some((c) => JSON.stringify(c.rules).includes(ref)) ||
+      [...t.sets.values()].some((x) => JSON.stringify([...x.elems.values()]).includes(ref));
+    if (used) fail('Device or resource busy');
+    t.chains.delete(body.name);
   } else if (kind === 'chain' && verb === 'flush') {
     const chain = t.chains.get(body.name) ?? fail('No such file or directory');
     chain.rules = [];

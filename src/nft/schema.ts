@@ -20,7 +20,12 @@ export type Expr =
   | { set: Expr[] | Expr }
   | { map: { key: Expr; data: Expr } }
   | { '&': [Expr, Expr] }
-  | { '|': [Expr, Expr] };
+  | { '|': [Expr, Expr] }
+  // Verdicts, as the data of a verdict map's elements.
+  | { jump: { target: string } }
+  | { goto: { target: string } }
+  | { accept: null }
+  | { drop: null };
 
 const scalarSchema = z.union([z.string(), z.number(), z.boolean()]);
 // Element keys of published-port maps: by far the most numerous expressions, checked first.
@@ -50,6 +55,10 @@ export const exprSchema: z.ZodType<Expr> = z.lazy(() =>
     z.strictObject({ map: z.strictObject({ key: exprSchema, data: exprSchema }) }),
     z.strictObject({ '&': z.tuple([exprSchema, exprSchema]) }),
     z.strictObject({ '|': z.tuple([exprSchema, exprSchema]) }),
+    z.strictObject({ jump: z.strictObject({ target: z.string() }) }),
+    z.strictObject({ goto: z.strictObject({ target: z.string() }) }),
+    z.strictObject({ accept: z.null() }),
+    z.strictObject({ drop: z.null() }),
   ]),
 );
 
@@ -68,6 +77,7 @@ export const knownStatementSchema = z.union([
     dnat: z.strictObject({ family: z.enum(['ip', 'ip6']).optional(), addr: exprSchema, port: exprSchema.optional() }),
   }),
   z.strictObject({ mangle: z.strictObject({ key: exprSchema, value: exprSchema }) }),
+  z.strictObject({ vmap: z.strictObject({ key: exprSchema, data: exprSchema }) }),
   z.strictObject({
     snat: z.strictObject({ family: z.enum(['ip', 'ip6']).optional(), addr: exprSchema, port: exprSchema.optional() }),
   }),

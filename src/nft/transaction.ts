@@ -23,6 +23,9 @@ export type Element = Expr | [Expr, Expr];
 
 export const ELEMENT_CHUNK = 1000;
 
+/** A map element [key, data] is deleted by its key. */
+export const keyOf = (el: Element): Element => (Array.isArray(el) && el.length === 2 ? (el[0] as Element) : el);
+
 export class Transaction {
   private readonly commands: NftCommand[] = [];
 
@@ -53,6 +56,12 @@ export class Transaction {
   /** Fails when the chain (or its table) is gone: a document that assumes the table fails whole. */
   flushChain(name: string): this {
     this.commands.push({ flush: { chain: { ...this.ids, name } } });
+    return this;
+  }
+
+  /** Fails when the chain is gone or something still jumps to it: remove those references first. */
+  deleteChain(name: string): this {
+    this.commands.push({ delete: { chain: { ...this.ids, name } } });
     return this;
   }
 

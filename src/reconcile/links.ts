@@ -18,12 +18,14 @@ export interface HostLinks {
   byName: Map<string, LinkAddresses>;
   /** "DST DEV" of every route, as the kernel lists them. */
   routes: Set<string>;
+  /** Namespace paths as of this read (Ip.steadyNamespaces). */
+  namespaces: NamespaceProbe;
 }
 
 const routeKey = (dst: string, dev: string) => `${dst} ${dev}`;
 
 /** One look at links (with their addresses) and routes, whatever the number of networks. */
-export async function readHostLinks(ip: Ip, state: State): Promise<HostLinks> {
+export async function readHostLinks(ip: Ip, state: State, probe: NamespaceProbe = kernelNamespaces): Promise<HostLinks> {
   const v6 = state.networks.some((n) => n.subnets.some((x) => x.cidr.includes(':')));
   const [all, routes4, routes6] = await Promise.all([
     ip.addresses(),
@@ -34,11 +36,12 @@ export async function readHostLinks(ip: Ip, state: State): Promise<HostLinks> {
     all,
     byName: new Map(all.map((l) => [l.ifname, l])),
     routes: new Set([...routes4, ...routes6].map((r) => routeKey(r.dst, r.dev ?? ''))),
+    namespaces: ip.steadyNamespaces(probe),
   };
 }
 
 /** Bridges, gateway addresses, subnet routes, endpoints and container namespaces that differ. */
-export function linkDrift(state: State, links: HostLinks, probe: NamespaceProbe = kernelNamespaces): Drift[] {
+export function linkDrift(state: State, links: HostLinks, probe: NamespaceProbe = links.namespaces): Drift[] {
   const out: Drift[] = [];
   for (const net of state.networks) {
     const br = links.byName.get(net.bridge);
@@ -83,7 +86,7 @@ export async function ensureLinks(
   if (options.recreateNamespaces)
     for (const box of state.containers)
       if (box.created && ctx.namespaces.identity(box.netns) === undefined) await netnsStep(ctx.nsIp, box, ctx.namespaces).run();
-  const links = options.links ?? (await readHostLinks(ctx.ip, state));
+  const links = options.links ?? (await readHostLinks(ctx.ip, state, ctx.namespaces));
   const families = new Set<4 | 6>();
   for (const net of state.networks) {
     const bridge = links.byName.get(net.bridge);

@@ -40,10 +40,10 @@ export interface ObserveContext {
 }
 
 export async function observeAll(ctx: ObserveContext, state: State): Promise<Observation> {
-  const [table, links] = await Promise.all([observeTable(ctx, state), readHostLinks(ctx.ip, state)]);
-  const drift = [...table.drift, ...linkDrift(state, links, ctx.namespaces)];
+  const [table, links] = await Promise.all([observeTable(ctx, state), readHostLinks(ctx.ip, state, ctx.namespaces)]);
+  const drift = [...table.drift, ...linkDrift(state, links)];
   if (!ctx.owner) return { ...table, drift, links };
-  const orphans = findOrphans(ctx.owner.state ?? state, links.all, ctx.owner.mark, ctx.owner.intent, ctx.namespaces);
+  const orphans = findOrphans(ctx.owner.state ?? state, links.all, ctx.owner.mark, ctx.owner.intent, links.namespaces);
   return { ...table, drift: [...drift, ...orphanDrift(orphans)], orphans, links };
 }
 

@@ -3,7 +3,7 @@
  * kernel notifies: links added, renamed, enslaved, released, set down, deleted, moved away;
  * addresses added and removed (v4 and v6); many links at once; and a burst larger than a drain.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { defaultRunner } from '../../src/exec/runner.js';
 import { Ip } from '../../src/ip/ip.js';
@@ -139,5 +139,28 @@ describeKernel('the link view follows the kernel', () => {
       await notices.close();
     }
     await same();
+  });
+
+  it('names the mount points that came or went, and nothing when no mount changed', async () => {
+    const notices = new LinkNotices(Lab.path(lab.host), defaultRunner);
+    const name = lab.name('mnt');
+    const mounts = async () => {
+      const got = await notices.drain();
+      if (got === undefined || got === 'lost') throw new Error(`no notices: ${String(got)}`);
+      return got.flatMap((n) => (n.type === 'mounts' ? [n.path] : []));
+    };
+    try {
+      expect(await notices.drain()).toBe('lost');
+      expect(await mounts()).toEqual([]);
+      execFileSync('ip', ['netns', 'add', name]);
+      // The script compares the mount table as soon as it changes, and a drain polls again anyway.
+      expect(await mounts()).toEqual([Lab.path(name)]);
+      expect(await mounts()).toEqual([]);
+      execFileSync('ip', ['netns', 'del', name]);
+      expect(await mounts()).toEqual([Lab.path(name)]);
+    } finally {
+      spawnSync('ip', ['netns', 'del', name]);
+      await notices.close();
+    }
   });
 });

@@ -101,11 +101,11 @@ describeKernel('a large host costs what a small one does, and is still checked',
     expect(await freshDrift()).toEqual([]);
   });
 
-  it('a rebuild is not taken for a match: a chain somebody added to the table is still reported', async () => {
-    nft(lab.host, 'add', 'chain', 'inet', 'nftbridge', 'somebodys');
-    await host.apply(); // structural drift: a rebuild, which flushes but does not delete the chain
+  it('a rebuild is not taken for a match: a chain somebody added to the bridge table is still reported', async () => {
+    nft(lab.host, 'add', 'chain', 'bridge', 'nftbridge', 'somebodys');
+    await host.apply(); // structural drift: a rebuild, which flushes the bridge table but does not delete the chain
     expect((await host.status()).drift.map((d) => d.subject)).toContain('somebodys');
-    nft(lab.host, 'delete', 'chain', 'inet', 'nftbridge', 'somebodys');
+    nft(lab.host, 'delete', 'chain', 'bridge', 'nftbridge', 'somebodys');
     expect((await host.status()).drift).toEqual([]);
   });
 
