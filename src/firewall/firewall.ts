@@ -151,8 +151,11 @@ export class Firewall {
 
   /** Both of nftbridge's tables, as one listing (their object names differ); null when the main table is missing. */
   async list(): Promise<Listing | null> {
-    const [main, spoof] = await Promise.all([this.nft.list(), this.nft.list(SPOOF_FAMILY, TABLE)]);
+    // One after the other: both go through one nft session anyway, and a missing main table (a
+    // foreign `nft delete table`, the repair the watch bench times) needs no listing of the other.
+    const main = await this.nft.list();
     if (!main) return null;
+    const spoof = await this.nft.list(SPOOF_FAMILY, TABLE);
     return { nftables: [...main.nftables, ...(spoof?.nftables ?? [])] };
   }
 

@@ -37,18 +37,17 @@ open(my $mounts, '<', '/proc/self/mountinfo') or die "mountinfo: $!\n";
 my ($mbits, $ibits) = ('', '');
 vec($mbits, fileno($mounts), 1) = 1;
 vec($ibits, fileno(STDIN), 1) = 1;
-sub mount_table {
-  seek($mounts, 0, 0); my %m;
-  while (my $l = <$mounts>) { my @f = split / /, $l; $m{$f[4]} .= "$f[2] $f[3];" if defined $f[4]; }
-  return \%m;
-}
+# The mount table as a set of its lines: a line that came or went names a mount point that changed.
+sub mount_table { seek($mounts, 0, 0); local $/; my $t = <$mounts> // ''; return { map { $_ => 1 } split /\n/, $t }; }
 my $table = mount_table();
 my @pending;
 sub mounts_moved { my $e = $mbits; compare_mounts() if select(undef, undef, $e, 0) > 0; }
 sub compare_mounts {
   my $now = mount_table();
-  for my $p (keys %$now, keys %$table) {
-    next if ($now->{$p} // '') eq ($table->{$p} // '');
+  my %moved;
+  for my $l (grep { !$table->{$_} } keys %$now) { $moved{(split / /, $l)[4] // ''} = 1; }
+  for my $l (grep { !$now->{$_} } keys %$table) { $moved{(split / /, $l)[4] // ''} = 1; }
+  for my $p (keys %moved) {
     (my $path = $p) =~ s/\\([0-7]{3})/chr(oct($1))/ge;
     push @pending, 'P ' . unpack('H*', $path) . "\n";
   }
