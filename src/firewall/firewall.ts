@@ -9,6 +9,9 @@ import { familyOfSet, SPOOF_FAMILY, TABLE } from './names.js';
 import { maskOf, networkDelta } from './network-rules.js';
 import { ownedTransaction, portElements, type RenderOptions, renderRuleset } from './render.js';
 
+/** The start of a rebuild: the inet table made (if missing), deleted and made again by the document. */
+const FRESH_TABLE = ownedTransaction().addTable().deleteTable().toDocument().nftables;
+
 export class Firewall {
   constructor(
     readonly nft: NftClient,
@@ -22,6 +25,7 @@ export class Firewall {
    * changed either.
    */
   private rendered: { state: State; doc: NftDocument } | undefined;
+  private rebuilt: { doc: NftDocument; whole: NftDocument } | undefined;
 
   /** The document for `state` with this host's options (the mark mask). */
   render(state: State): NftDocument {
@@ -37,17 +41,19 @@ export class Firewall {
    */
   async rebuild(state: State): Promise<NftDocument> {
     const doc = this.render(state);
+    // Kept with the rendered document, so that a repair of the same state hands NftClient the
+    // same object again (it then neither stringifies nor validates it: bench "watch on a large host").
+    if (this.rebuilt?.doc !== doc) this.rebuilt = { doc, whole: { nftables: [...FRESH_TABLE, ...doc.nftables] } };
     // Not claimed as `state`: a chain somebody added to the bridge-family table outlives its flush,
     // so only a listing says the tables match.
     const whole = 'own-tables' as const;
-    const fresh = ownedTransaction().addTable().deleteTable().toDocument().nftables;
     try {
-      await this.nft.apply({ nftables: [...fresh, ...doc.nftables] }, whole);
+      await this.nft.apply(this.rebuilt.whole, whole);
     } catch (err) {
       if (!(err instanceof NftError)) throw err;
       // A bridge-family table somebody reshaped (a set of another type, say) cannot be flushed
       // into shape: delete and recreate both, still in one transaction.
-      const reset = [...fresh, ...spoofTransaction().addTable().deleteTable().toDocument().nftables];
+      const reset = [...FRESH_TABLE, ...spoofTransaction().addTable().deleteTable().toDocument().nftables];
       await this.nft.apply({ nftables: [...reset, ...doc.nftables] }, whole);
     }
     return doc;
@@ -56,7 +62,7 @@ export class Firewall {
   /**
    * A network created or removed (or changed): only its elements and chains change, never the
    * port maps (network-rules.ts). A table that is not as expected (gone, a map deleted) fails that
-   * document, and is rebuilt whole instead, without the chains of networks `state` does not have.
+   * document, and is rebuilt whole instead (which leaves no chain of a network `state` does not have).
    */
   async rebuildRules(state: State, from: State): Promise<void> {
     const mask = maskOf(this.renderOptions.markMask);
