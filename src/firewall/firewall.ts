@@ -157,11 +157,11 @@ export class Firewall {
 
   /** Both of nftbridge's tables, as one listing (their object names differ); null when the main table is missing. */
   async list(): Promise<Listing | null> {
-    // One after the other: both go through one nft session anyway, and a missing main table (a
-    // foreign `nft delete table`, the repair the watch bench times) needs no listing of the other.
-    const main = await this.nft.list();
+    // Both at once: listed one after the other, the common case (the table is there) waits a
+    // session round trip more (bench "repair latency", a container's namespace deleted: 30 ms
+    // against 37 ms), while a missing main table only saves the anti-spoofing listing.
+    const [main, spoof] = await Promise.all([this.nft.list(), this.nft.list(SPOOF_FAMILY, TABLE)]);
     if (!main) return null;
-    const spoof = await this.nft.list(SPOOF_FAMILY, TABLE);
     return { nftables: [...main.nftables, ...(spoof?.nftables ?? [])] };
   }
 
