@@ -186,5 +186,3 @@ export class Firewall {
     await this.nft.close();
   }
 }
-
-export { keyOf };
