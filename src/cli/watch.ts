@@ -41,10 +41,18 @@ export const watchCommand: Command = {
     });
     // --type keeps only those event types; every line carries its time (ISO 8601).
     const types = new Set(list(args, 'type'));
+    // Lines go out in one write per turn of the event loop: a rebuild of 10,000 ports echoes
+    // 20,000 element events from nft monitor, and a write each cost the daemon seconds of CPU
+    // right when the next repair may be due (bench: "watch on a large host").
+    const pending: string[] = [];
+    const flush = () => {
+      if (pending.length > 0) io.out(pending.splice(0).join('\n'));
+    };
     const emit = (obj: Record<string, unknown> & { type: string }, human: string) => {
       if (types.size > 0 && !types.has(obj.type)) return;
       const time = new Date().toISOString();
-      io.out(json ? JSON.stringify({ time, ...obj }) : `${time} ${human}`);
+      if (pending.length === 0) setImmediate(flush);
+      pending.push(json ? JSON.stringify({ time, ...obj }) : `${time} ${human}`);
     };
     const { hooks } = controller;
     hooks.on('topology', (e) => emit({ ...e }, describeEvent(e)));
@@ -109,6 +117,7 @@ export const watchCommand: Command = {
       await stopped;
       await controller.stop();
       emit({ type: 'stopped' }, 'stopped');
+      flush();
       return 0;
     } finally {
       process.off('SIGINT', onSignal);

@@ -9,8 +9,15 @@ import { familyOfSet, SPOOF_FAMILY, TABLE } from './names.js';
 import { maskOf, networkDelta } from './network-rules.js';
 import { ownedTransaction, portElements, type RenderOptions, renderRuleset } from './render.js';
 
-/** The start of a rebuild: the inet table made (if missing), deleted and made again by the document. */
-const FRESH_TABLE = ownedTransaction().addTable().deleteTable().toDocument().nftables;
+/**
+ * The start of a rebuild: both tables made (if missing) and deleted, to be made again by the
+ * document. Nothing of what was there before outlives it, so its result is the state rendered,
+ * whatever the tables held: a rebuild is known to match without a listing.
+ */
+const FRESH_TABLES = [
+  ...ownedTransaction().addTable().deleteTable().toDocument().nftables,
+  ...spoofTransaction().addTable().deleteTable().toDocument().nftables,
+];
 
 export class Firewall {
   constructor(
@@ -34,28 +41,20 @@ export class Firewall {
   }
 
   /**
-   * One transaction that replaces the table's contents; returns the document applied. The inet
-   * table is deleted and made again in it, not just flushed: `flush table` would leave the chains
-   * of networks the state no longer has (network-rules.ts), and one somebody added. It costs the
-   * same as a flush (bench: "full rebuild").
+   * One transaction that replaces the tables' contents; returns the document applied. Both tables
+   * are deleted and made again in it, not just flushed: `flush table` would leave the chains of
+   * networks the state no longer has (network-rules.ts), and one somebody added. It costs the same
+   * as a flush (bench: "full rebuild"). The tables then match `state` whatever they held before,
+   * so the next look (the watch daemon's, woken by the echo of this very commit) reads the ruleset
+   * generation instead of listing 10,000 elements (bench: "watch on a large host", repair of a
+   * deleted table).
    */
   async rebuild(state: State): Promise<NftDocument> {
     const doc = this.render(state);
     // Kept with the rendered document, so that a repair of the same state hands NftClient the
-    // same object again (it then neither stringifies nor validates it: bench "watch on a large host").
-    if (this.rebuilt?.doc !== doc) this.rebuilt = { doc, whole: { nftables: [...FRESH_TABLE, ...doc.nftables] } };
-    // Not claimed as `state`: a chain somebody added to the bridge-family table outlives its flush,
-    // so only a listing says the tables match.
-    const whole = 'own-tables' as const;
-    try {
-      await this.nft.apply(this.rebuilt.whole, whole);
-    } catch (err) {
-      if (!(err instanceof NftError)) throw err;
-      // A bridge-family table somebody reshaped (a set of another type, say) cannot be flushed
-      // into shape: delete and recreate both, still in one transaction.
-      const reset = [...FRESH_TABLE, ...spoofTransaction().addTable().deleteTable().toDocument().nftables];
-      await this.nft.apply({ nftables: [...reset, ...doc.nftables] }, whole);
-    }
+    // same object again (it then neither stringifies nor validates it).
+    if (this.rebuilt?.doc !== doc) this.rebuilt = { doc, whole: { nftables: [...FRESH_TABLES, ...doc.nftables] } };
+    await this.nft.apply(this.rebuilt.whole, { to: state });
     return doc;
   }
 

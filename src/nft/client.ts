@@ -26,7 +26,12 @@ const OWN_WINDOW = 256;
  * `to`; or it changed nftbridge's tables in a way not worth claiming (a rebuild, which leaves a
  * chain somebody added to the table in place); or only other tables.
  */
-export type Transition = { from: object; to: object } | 'own-tables' | 'other-tables';
+/**
+ * What a commit does to nftbridge's tables: takes them from matching `from` to matching `to`;
+ * leaves them matching `to` whatever they held (a rebuild that deletes and remakes both); changes
+ * them in a way only a listing can tell ('own-tables'); or leaves them alone ('other-tables').
+ */
+export type Transition = { from: object; to: object } | { to: object } | 'own-tables' | 'other-tables';
 
 export class NftClient {
   private session: NftSession | undefined;
@@ -124,7 +129,8 @@ export class NftClient {
     if (transition !== 'other-tables') this.ownGens = [...this.ownGens.slice(1 - OWN_WINDOW), after];
     if (transition === 'other-tables') {
       if (known?.gen === before) this.known = { gen: after, token: known.token };
-    } else if (transition !== 'own-tables' && known?.gen === before && known.token === transition.from)
+    } else if (transition !== 'own-tables' && !('from' in transition)) this.known = { gen: after, token: transition.to };
+    else if (transition !== 'own-tables' && known?.gen === before && known.token === transition.from)
       this.known = { gen: after, token: transition.to };
   }
 

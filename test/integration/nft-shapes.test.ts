@@ -68,6 +68,19 @@ describeKernel('every JSON shape nftbridge emits is accepted by the real nft', (
     expect(renderRuleset(s).nftables.length).toBeGreaterThan(10);
   });
 
+  it('a bridge-family table reshaped by someone else is rebuilt too', async () => {
+    const s = seedState();
+    await fw.rebuild(s);
+    await defaultRunner.run('nft', ['delete', 'table', 'bridge', 'nftbridge'], { netns: Lab.path(lab.host) });
+    await defaultRunner.run(
+      'nft',
+      ['add table bridge nftbridge; add set bridge nftbridge spoof_ports { type ipv4_addr; }'].flatMap((x) => x.split(' ')),
+      { netns: Lab.path(lab.host) },
+    );
+    await fw.rebuild(s);
+    expect((await observeDrift(ctx(), s)).filter((d) => d.kind === 'set' || d.kind === 'chain' || d.kind === 'table')).toEqual([]);
+  });
+
   it('through a long-lived nft session: errors are NftErrors, and the session goes on working', async () => {
     const session = new NftClient(defaultRunner, 'inet', 'nftbridge', Lab.path(lab.host), true);
     try {

@@ -32,6 +32,24 @@ describe('renderRuleset', () => {
     expect([...tables].every((t) => t?.includes('nftbridge'))).toBe(true);
   });
 
+  it('renders a kept port again for its endpoint now: a container reconnected with another address', () => {
+    const s = dualStackState();
+    const port = s.ports[0];
+    if (!port) throw new Error('the state has no port');
+    const before = JSON.stringify(renderRuleset(s));
+    const old = s.endpoints.find((e) => e.network === port.network && e.container === port.container);
+    if (!old) throw new Error('no endpoint for the port');
+    const moved = old.addresses.map((a) => (a.includes(':') ? a.replace(/:[0-9a-f]+$/, ':fe') : a.replace(/\.\d+$/, '.250')));
+    // The same port object, a new endpoint object: a new state as every change makes one.
+    const next = { ...s, endpoints: s.endpoints.map((e) => (e === old ? { ...e, addresses: moved } : e)) };
+    const after = JSON.stringify(renderRuleset(next));
+    for (const a of moved) expect(after).toContain(`"${a}"`);
+    for (const a of old.addresses) expect(after).not.toContain(`"${a}"`);
+    // And the first state renders as it did.
+    expect(JSON.stringify(renderRuleset(s))).toBe(before);
+    expect(JSON.stringify(renderRuleset({ ...next }))).toBe(after);
+  });
+
   it('looks published ports up in maps: rule count does not grow with ports', () => {
     const s = seedState();
     const rules = (st: typeof s) => renderRuleset(st).nftables.filter((c) => 'add' in c && 'rule' in c.add).length;
