@@ -147,6 +147,17 @@ export class Ip {
    * above them changed (NamespaceCache); `probe` itself without a long-lived view. Ask right after
    * a look at addresses: that look is what vouches for the paths.
    */
+  /**
+   * steadyNamespaces after a look of its own, when the view is kept current (the look is then an
+   * exchange of a few bytes); `probe` itself otherwise, so that a one-shot's first look stays the
+   * plain dump its own reads make.
+   */
+  async namespacesNow(probe: NamespaceProbe): Promise<NamespaceProbe> {
+    if (!this.view?.links.current) return probe;
+    await this.addresses();
+    return this.steadyNamespaces(probe);
+  }
+
   steadyNamespaces(probe: NamespaceProbe): NamespaceProbe {
     if (!this.view?.links.current) return probe;
     this.namespaces ??= new NamespaceCache(probe);

@@ -41,7 +41,10 @@ export async function converge(ctx: HostContext, hooks: Hooks, reasons: Trigger[
     const started = performance.now();
     const state = await ctx.store.read();
     const absent = new Set<string>();
-    for (const c of state.containers) if (!containerPresent(c, ctx.namespaces)) absent.add(c.name);
+    // Through the link view's namespace answers when it is current: the echo of a rebuild wakes
+    // the watch daemon several times, and 1,000 containers were 1,000 stats each time.
+    const namespaces = await ctx.ip.namespacesNow(ctx.namespaces);
+    for (const c of state.containers) if (!containerPresent(c, namespaces)) absent.add(c.name);
     const effective = withoutContainers(state, absent);
     // Woken only by changes to the table: the table is all that needs looking at.
     const tableOnly = reasons.length > 0 && reasons.every((r) => r.source === 'nft-monitor');

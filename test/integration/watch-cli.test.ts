@@ -17,6 +17,7 @@ describeKernel('watch and topology events', () => {
     g = ['--netns', lab.host, '--state-dir', lab.stateDir];
     cliOk([...g, 'network', 'create', 'w', '--subnet', '10.61.0.0/24']);
     cliOk([...g, 'connect', 'w', lab.name('c1')]);
+    cliOk([...g, 'publish', 'w', lab.name('c1'), ...Array.from({ length: 30 }, (_, i) => `${9100 + i}:80`)]);
   });
   afterAll(async () => {
     cliOk([...g, 'down']);
@@ -54,6 +55,17 @@ describeKernel('watch and topology events', () => {
       drift: [{ kind: 'table', subject: 'nftbridge', reason: 'table is missing' }],
     });
     expect(lines.some((l) => l.type === 'ruleset')).toBe(true);
+    // The rebuild's 60 port-map elements: a run of one set's element events is one line with a count.
+    // (Read as they come: the monitor's lines may still be on their way after "applied".)
+    const elements = () => lines.filter((l) => l.type === 'ruleset' && l.object === 'element' && l.action === 'add');
+    const counted = (name: string) =>
+      elements()
+        .filter((l) => l.name === name)
+        .reduce((n, l) => n + (typeof l.count === 'number' ? l.count : 1), 0);
+    await eventually(() => expect(counted('pub4_any_addr')).toBeGreaterThanOrEqual(30));
+    await eventually(() => expect(counted('pub4_any_port')).toBeGreaterThanOrEqual(30));
+    expect(elements().filter((l) => l.name === 'pub4_any_port').length).toBeLessThan(30);
+    expect(elements().some((l) => typeof l.count === 'number' && l.count > 1)).toBe(true);
     // The host firewall report, once at start (no firewall in this lab: none found, marks on).
     expect(lines.find((l) => l.type === 'host-firewall')).toMatchObject({ mode: 'auto', markMask: '0xff000000', firewalls: [] });
     expect(lines.every((l) => typeof l.type === 'string')).toBe(true);
