@@ -1,5 +1,6 @@
 /** Publishing and unpublishing ports: map elements in one transaction, and one journal line. */
 import { forgetStaleFlows } from '../ip/conntrack.js';
+import { portsWith, portsWithoutSame } from '../topology/port-index.js';
 import { planPublish, planUnpublish } from '../topology/port-plan.js';
 import { describePort, parseUnpublishSpec } from '../topology/publish-spec.js';
 import type { PublishedPort, State } from '../topology/state.js';
@@ -48,7 +49,7 @@ export function publishPlan(
   specs: readonly string[],
 ): HostPlan<PublishedPort[]> {
   const ports = planPublish(state, network, container, specs);
-  const next: State = { ...state, ports: [...state.ports, ...ports] };
+  const next: State = { ...state, ports: portsWith(state.ports, ports) };
   return { steps: [portsFirewallStep(ctx, 'add', ports, next, state), portsStep(ctx.store, state, next, ports, [])], result: () => ports };
 }
 
@@ -65,7 +66,7 @@ export function unpublishPlan(
     container,
     specs.map((s) => parseUnpublishSpec(s, 'spec')),
   );
-  const next: State = { ...state, ports: withoutPorts(state.ports, ports) };
+  const next: State = { ...state, ports: portsWithoutSame(state.ports, ports) ?? withoutPorts(state.ports, ports) };
   return {
     steps: [portsFirewallStep(ctx, 'remove', ports, state, next), portsStep(ctx.store, state, next, [], ports)],
     result: () => ports,

@@ -1,11 +1,12 @@
 /**
  * Pure checks and decisions for published ports, made before any side effect: bindings never
- * overlap (as in Docker), and a bulk change indexes instead of scanning per spec.
+ * overlap (as in Docker), and a spec is checked against the bindings at its ports only (port-index.ts).
  */
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { parseCidr } from './cidr.js';
 import { findEndpoint, findNetwork } from './plan.js';
 import { parsePublishSpec, type PortSpec, type UnpublishSpec } from './publish-spec.js';
+import { addToPortIndex, newPortIndex, type PortIndex, portIndex, portsAt } from './port-index.js';
 import type { PublishedPort, State } from './state.js';
 
 /** Two bindings collide when protocol and port ranges meet and the addresses can be the same. */
@@ -22,19 +23,14 @@ export function planPublish(state: State, network: string, container: string, sp
   if (specs.length === 0) throw new ValidationError('spec', 'at least one port spec is required');
   if (net.internal) throw new ValidationError('network', `network "${network}" is internal; ports cannot be published from it`);
   const added: PublishedPort[] = [];
-  // A few specs: one tight pass over the published ports each. Many: index them by protocol and
-  // port first, so a bulk publish does not walk every port for every spec.
-  const bulk = specs.length > 8;
-  const byPort = new Map<string, PublishedPort[]>();
-  const index = (p: PublishedPort) => {
-    for (let n = p.hostPort; n <= p.hostPortEnd; n++) {
-      const k = `${p.protocol}/${n}`;
-      const list = byPort.get(k);
-      if (list) list.push(p);
-      else byPort.set(k, [p]);
-    }
+  // The published ports by host port (kept with the list: topology/port-index.ts), and this
+  // call's own: a spec meets only the bindings at its ports, not every port of the host.
+  const shared = portIndex(state.ports);
+  const mine = newPortIndex();
+  const clashWith = (index: PortIndex, port: PublishedPort) => {
+    for (const p of portsAt(index, port.hostPort, port.hostPortEnd)) if (collides(p, port)) return p;
+    return undefined;
   };
-  if (bulk) state.ports.forEach(index);
   for (const text of specs) {
     const spec: PortSpec = parsePublishSpec(text, 'spec');
     const port: PublishedPort = {
@@ -51,18 +47,14 @@ export function planPublish(state: State, network: string, container: string, sp
       if (!net.subnets.some((s) => parseCidr('subnet', s.cidr).family === fam))
         throw new ValidationError(`spec "${text}"`, `network "${network}" has no IPv${fam} subnet to publish ${port.hostIp} to`);
     }
-    let clash: PublishedPort | undefined;
-    if (bulk)
-      for (let n = port.hostPort; n <= port.hostPortEnd && !clash; n++)
-        clash = byPort.get(`${port.protocol}/${n}`)?.find((p) => collides(p, port));
-    else clash = state.ports.find((p) => collides(p, port)) ?? added.find((p) => collides(p, port));
+    const clash = clashWith(shared, port) ?? clashWith(mine, port);
     if (clash)
       throw new ConflictError(
         `spec "${text}"`,
         `${clash.hostIp ?? '*'}:${clash.hostPort}/${clash.protocol} is already published by "${clash.container}" on "${clash.network}"`,
       );
     added.push(port);
-    if (bulk) index(port);
+    addToPortIndex(mine, port);
   }
   return added;
 }
@@ -71,27 +63,15 @@ export function planUnpublish(state: State, network: string, container: string, 
   findNetwork(state, network);
   findEndpoint(state, network, container);
   if (specs.length === 0) throw new ValidationError('spec', 'at least one HOST_PORT[/PROTO] is required');
-  // The host port first: one integer check per published port rules out nearly all of them.
   const matches = (spec: UnpublishSpec) => (p: PublishedPort) =>
     p.hostPort === spec.hostPort &&
     p.protocol === spec.protocol &&
     p.network === network &&
     p.container === container &&
     (spec.hostIp === undefined || p.hostIp === spec.hostIp);
-  // A few specs: one tight pass each. Many: one pass to index this endpoint's ports, then a lookup
-  // per spec, so unpublishing 55,535 ports is linear, not 55,535 passes.
-  let lookup = (spec: UnpublishSpec) => state.ports.find(matches(spec));
-  if (specs.length > 8) {
-    const mine = new Map<string, PublishedPort[]>();
-    for (const p of state.ports) {
-      if (p.network !== network || p.container !== container) continue;
-      const k = `${p.protocol}/${p.hostPort}`;
-      const list = mine.get(k);
-      if (list) list.push(p);
-      else mine.set(k, [p]);
-    }
-    lookup = (spec) => mine.get(`${spec.protocol}/${spec.hostPort}`)?.find(matches(spec));
-  }
+  // By host port (topology/port-index.ts): one lookup per spec, not a pass over every port.
+  const index = portIndex(state.ports);
+  const lookup = (spec: UnpublishSpec) => index.byStart.get(spec.hostPort)?.find(matches(spec));
   return specs.map((spec) => {
     const hit = lookup(spec);
     if (!hit)
