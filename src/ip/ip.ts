@@ -143,11 +143,6 @@ export class Ip {
   private namespaces: NamespaceCache | undefined;
 
   /**
-   * `probe`, answering for namespace paths from what it said before, as long as no mount at or
-   * above them changed (NamespaceCache); `probe` itself without a long-lived view. Ask right after
-   * a look at addresses: that look is what vouches for the paths.
-   */
-  /**
    * steadyNamespaces after a look of its own, when the view is kept current (the look is then an
    * exchange of a few bytes); `probe` itself otherwise, so that a one-shot's first look stays the
    * plain dump its own reads make.
@@ -158,6 +153,11 @@ export class Ip {
     return this.steadyNamespaces(probe);
   }
 
+  /**
+   * `probe`, answering for namespace paths from what it said before, as long as no mount at or
+   * above them changed (NamespaceCache); `probe` itself without a long-lived view. Ask right after
+   * a look at addresses: that look is what vouches for the paths.
+   */
   steadyNamespaces(probe: NamespaceProbe): NamespaceProbe {
     if (!this.view?.links.current) return probe;
     this.namespaces ??= new NamespaceCache(probe);

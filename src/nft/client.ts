@@ -23,13 +23,8 @@ const OWN_WINDOW = 256;
 /**
  * What a committed document did, so that a later check can trust the tables without listing them:
  * nftbridge's tables went from holding `from` (a token: the desired state they matched) to holding
- * `to`; or it changed nftbridge's tables in a way not worth claiming (a rebuild, which leaves a
- * chain somebody added to the table in place); or only other tables.
- */
-/**
- * What a commit does to nftbridge's tables: takes them from matching `from` to matching `to`;
- * leaves them matching `to` whatever they held (a rebuild that deletes and remakes both); changes
- * them in a way only a listing can tell ('own-tables'); or leaves them alone ('other-tables').
+ * `to`; or they hold `to` whatever they held (a rebuild, which deletes and remakes both); or they
+ * changed in a way only a listing can tell ('own-tables'); or only other tables changed.
  */
 export type Transition = { from: object; to: object } | { to: object } | 'own-tables' | 'other-tables';
 
@@ -129,8 +124,7 @@ export class NftClient {
     if (transition !== 'other-tables') this.ownGens = [...this.ownGens.slice(1 - OWN_WINDOW), after];
     if (transition === 'other-tables') {
       if (known?.gen === before) this.known = { gen: after, token: known.token };
-    } else if (transition !== 'own-tables' && !('from' in transition)) this.known = { gen: after, token: transition.to };
-    else if (transition !== 'own-tables' && known?.gen === before && known.token === transition.from)
+    } else if (transition !== 'own-tables' && (!('from' in transition) || (known?.gen === before && known.token === transition.from)))
       this.known = { gen: after, token: transition.to };
   }
 

@@ -57,7 +57,7 @@ export function portIndex(ports: readonly PublishedPort[]): PortIndex {
   return index;
 }
 
-/** Ports of `index` whose binding can include host port `n`: those starting there, and the ranges. */
+/** Ports of `index` whose binding can meet host ports `from`..`to`: those starting in that span, and the ranges. */
 export function* portsAt(index: PortIndex, from: number, to: number): Generator<PublishedPort> {
   for (let n = from; n <= to; n++) yield* index.byStart.get(n) ?? [];
   yield* index.ranges;
@@ -66,13 +66,19 @@ export function* portsAt(index: PortIndex, from: number, to: number): Generator<
 /** A new list: `ports` and then `added`; the index moves to it. */
 export function portsWith(ports: readonly PublishedPort[], added: readonly PublishedPort[]): PublishedPort[] {
   const next = [...ports, ...added];
-  const index = kept.get(ports);
-  if (index?.size === ports.length) {
-    kept.delete(ports);
+  move(ports, next, (index) => {
     for (const p of added) addToPortIndex(index, p);
-    kept.set(next, index);
-  }
+  });
   return next;
+}
+
+/** Moves the index of `from` (when it is whole) to `to`, changed by `change`. */
+function move(from: readonly PublishedPort[], to: readonly PublishedPort[], change: (index: PortIndex) => void): void {
+  const index = kept.get(from);
+  if (index?.size !== from.length) return;
+  kept.delete(from);
+  change(index);
+  kept.set(to, index);
 }
 
 /**
@@ -100,11 +106,8 @@ export function portsWithoutSame(ports: readonly PublishedPort[], removed: reado
     next = ports.filter((p) => !gone.has(p));
     if (next.length !== ports.length - gone.size) return undefined;
   }
-  const index = kept.get(ports);
-  if (index?.size === ports.length) {
-    kept.delete(ports);
+  move(ports, next, (index) => {
     for (const p of removed) remove(index, p);
-    kept.set(next, index);
-  }
+  });
   return next;
 }
