@@ -41,7 +41,11 @@ export function portElements(
   const ep = index
     ? index.get(`${port.network}\0${port.container}`)
     : state.endpoints.find((x) => x.network === port.network && x.container === port.container);
-  if (!ep) return [];
+  return ep ? elementsFor(port, ep) : [];
+}
+
+/** The elements of one port bound to `ep`. */
+function elementsFor(port: PublishedPort, ep: Endpoint): { set: string; elem: Element[] }[] {
   const kind = portMapKind(port);
   const out: { set: string; elem: Element[] }[] = [];
   for (const fam of FAMILIES) {
@@ -220,15 +224,11 @@ function portMapElements(tx: Transaction, state: State): void {
   }
   let sorted = sortedPorts.get(state.ports);
   if (!sorted) sortedPorts.set(state.ports, (sorted = sortPorts(state.ports)));
-  let index: Map<string, Endpoint> | undefined;
   for (const port of sorted) {
     const ep = byNetwork.get(port.network)?.get(port.container);
     if (!ep) continue;
     let made = elementsOf.get(port);
-    if (made?.ep !== ep) {
-      index ??= new Map(state.endpoints.map((x) => [`${x.network}\0${x.container}`, x]));
-      elementsOf.set(port, (made = { ep, out: portElements(state, port, index) }));
-    }
+    if (made?.ep !== ep) elementsOf.set(port, (made = { ep, out: elementsFor(port, ep) }));
     for (const { set, elem } of made.out) {
       const list = grouped.get(set) ?? [];
       if (list.length === 0) grouped.set(set, list);
