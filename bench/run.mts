@@ -566,17 +566,31 @@ async function benchThroughput() {
     await new Promise((r) => setTimeout(r, 500));
     const masq: number[] = [];
     const direct: number[] = [];
+    const tracked: number[] = [];
     sh(Lab.path(lab.outside), 'ip', ['route', 'add', '10.90.0.0/16', 'via', UPLINK.host]);
+    // For reference, the floor under any NAT: the routed path with connection tracking on.
+    const ctOnly = join(lab.stateDir, 'ct.nft');
+    writeFileSync(
+      ctOnly,
+      'add table inet ctonly\nadd chain inet ctonly tracked { type filter hook forward priority 0; }\nadd rule inet ctonly tracked ct state established accept\n',
+    );
     for (let i = 0; i < 3; i++) {
       masq.push(await iperf(Lab.path(c), UPLINK.outside));
       // Directly routed: the same path with nftbridge's table removed (no NAT, no filtering).
       await host.firewall.remove();
       direct.push(await iperf(Lab.path(c), UPLINK.outside));
+      await defaultRunner.run('nft', ['-f', ctOnly], { netns: Lab.path(lab.host) });
+      tracked.push(await iperf(Lab.path(c), UPLINK.outside));
+      await defaultRunner.run('nft', ['delete', 'table', 'inet', 'ctonly'], { netns: Lab.path(lab.host) });
       await host.apply();
     }
     const m = record('throughput (iperf3)', 'container -> outside through masquerade', masq, 'Gbit/s');
     const d = record('throughput (iperf3)', 'same path routed, no NAT', direct, 'Gbit/s');
+    const t = record('throughput (iperf3)', 'same path routed, conntrack on, no NAT (reference)', tracked, 'Gbit/s');
     ratio('throughput (iperf3)', m, d, '>= 0.9');
+    // How much of the gap is connection tracking's own, which any NAT pays.
+    ratio('throughput (iperf3)', t, d);
+    ratio('throughput (iperf3)', m, t);
   } finally {
     server.kill('SIGKILL');
     await server;

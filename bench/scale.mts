@@ -69,11 +69,13 @@ interface OpSamples {
   rm: number[];
   status: number[];
   apply: number[];
+  /** The batched-ip floor of one attach, on a bridge of its own in the same host namespace. */
+  floor: number[];
 }
 
 /** One round of every operation, on network `net`; container and network names are fresh each round. */
 async function opRounds(kit: BenchKit, host: Host, lab: Lab, net: string, rounds: number, tag: string): Promise<OpSamples> {
-  const s: OpSamples = { connect: [], disconnect: [], publish: [], unpublish: [], create: [], rm: [], status: [], apply: [] };
+  const s: OpSamples = { connect: [], disconnect: [], publish: [], unpublish: [], create: [], rm: [], status: [], apply: [], floor: [] };
   for (let r = 0; r < rounds; r++) {
     const box = lab.name(`${tag}${r}`);
     s.connect.push(await kit.time(() => host.connect(net, box)));
@@ -88,6 +90,11 @@ async function opRounds(kit: BenchKit, host: Host, lab: Lab, net: string, rounds
     s.rm.push(await kit.time(() => host.removeNetwork(name)));
     s.status.push(await kit.time(() => host.status()));
     s.apply.push(await kit.time(() => host.apply()));
+    // What the kernel alone makes of one more container on this host (no nftbridge involved).
+    const fbox = lab.name(`${tag}f${r}`);
+    s.floor.push(await kit.time(() => floorAttach(lab, fbox, 6000 + r, FLOOR_BRIDGE)));
+    await defaultRunner.run('ip', ['netns', 'del', fbox]);
+    await defaultRunner.run('ip', ['-n', lab.host, 'link', 'del', `vf${6000 + r}`]).catch(() => undefined);
   }
   return s;
 }
@@ -101,6 +108,7 @@ export async function benchLargeHost(kit: BenchKit): Promise<void> {
   const host = await Host.open({ netns: lab.host, stateDir: lab.stateDir });
   try {
     await host.createNetwork({ name: 'n0', subnet: '10.80.0.0/16' });
+    await floorBridge(lab.host);
     // Warm-up: first uses (sessions, the nft version probe) are paid by neither side.
     await opRounds(kit, host, lab, 'n0', 1, 'w');
     const empty = await opRounds(kit, host, lab, 'n0', S.rounds, 'e');
@@ -110,15 +118,37 @@ export async function benchLargeHost(kit: BenchKit): Promise<void> {
     await spreadPorts(host, S.ports);
     const large = await opRounds(kit, host, lab, 'n0', S.rounds, 'l');
     const label = `${S.ports} ports, ${per * S.networks} endpoints, ${S.networks} networks`;
+    const rows = new Map<keyof OpSamples, { empty: Row; large: Row }>();
     for (const op of Object.keys(empty) as (keyof OpSamples)[]) {
-      const a = kit.record(scenario, `${op}, empty host (1 network)`, empty[op]);
-      const b = kit.record(scenario, `${op}, ${label}`, large[op]);
+      const what = op === 'floor' ? 'batched ip attach (floor)' : op;
+      const a = kit.record(scenario, `${what}, empty host (1 network)`, empty[op]);
+      const b = kit.record(scenario, `${what}, ${label}`, large[op]);
+      rows.set(op, { empty: a, large: b });
       if (op === 'apply') kit.ratioToLimit(scenario, b, 50);
+      else if (op === 'floor') kit.ratio(scenario, b, a);
       else kit.ratio(scenario, b, a, '<= 1.25');
     }
+    // Which part of connect's growth is the kernel's: connect's share of the floor, large against empty.
+    const c = rows.get('connect');
+    const f = rows.get('floor');
+    if (c && f)
+      kit.ratio(
+        scenario,
+        { variant: `connect's own share (to the floor), ${label}`, unit: 'x', median: c.large.median / f.large.median },
+        { variant: "connect's own share (to the floor), empty host", unit: 'x', median: c.empty.median / f.empty.median },
+      );
   } finally {
     await host.close();
   }
+}
+
+const FLOOR_BRIDGE = 'floorbr';
+
+/** A bridge for the batched-ip floor, in `netns`: 10.79.0.0/16, which no scenario's network uses. */
+async function floorBridge(netns: string): Promise<void> {
+  execFileSync('ip', ['-n', netns, 'link', 'add', FLOOR_BRIDGE, 'type', 'bridge']);
+  execFileSync('ip', ['-n', netns, 'addr', 'add', '10.79.0.1/16', 'dev', FLOOR_BRIDGE]);
+  execFileSync('ip', ['-n', netns, 'link', 'set', FLOOR_BRIDGE, 'up']);
 }
 
 /** The batched-ip floor for one attach (a namespace, a veth, its addresses and route) on `bridge`. */
@@ -144,9 +174,7 @@ export async function benchConnectScaling(kit: BenchKit): Promise<void> {
   const lab = await kit.newLab();
   const floorLab = await kit.newLab();
   const host = await Host.open({ netns: lab.host, stateDir: lab.stateDir });
-  execFileSync('ip', ['-n', floorLab.host, 'link', 'add', 'floorbr', 'type', 'bridge']);
-  execFileSync('ip', ['-n', floorLab.host, 'addr', 'add', '10.79.0.1/16', 'dev', 'floorbr']);
-  execFileSync('ip', ['-n', floorLab.host, 'link', 'set', 'floorbr', 'up']);
+  await floorBridge(floorLab.host);
   try {
     await host.createNetwork({ name: 's', subnet: '10.78.0.0/16' });
     const shares: { n: number; ours: Row; floor: Row }[] = [];
@@ -155,7 +183,7 @@ export async function benchConnectScaling(kit: BenchKit): Promise<void> {
     for (const n of S.connectAt) {
       await fill(host, lab, 's', 'f', n - have, have);
       have = n;
-      for (; floorHave < n; floorHave++) await floorAttach(floorLab, floorLab.name(`f${floorHave}`), floorHave, 'floorbr');
+      for (; floorHave < n; floorHave++) await floorAttach(floorLab, floorLab.name(`f${floorHave}`), floorHave, FLOOR_BRIDGE);
       const ours: number[] = [];
       const floor: number[] = [];
       for (let r = 0; r < S.connectRounds; r++) {
@@ -164,7 +192,7 @@ export async function benchConnectScaling(kit: BenchKit): Promise<void> {
         await host.disconnect('s', box);
         const fbox = floorLab.name(`m${n}x${r}`);
         const idx = 5000 + r;
-        floor.push(await kit.time(() => floorAttach(floorLab, fbox, idx, 'floorbr')));
+        floor.push(await kit.time(() => floorAttach(floorLab, fbox, idx, FLOOR_BRIDGE)));
         await defaultRunner.run('ip', ['netns', 'del', fbox]);
         await defaultRunner.run('ip', ['-n', floorLab.host, 'link', 'del', `vf${idx}`]).catch(() => undefined);
       }

@@ -149,9 +149,9 @@ export class Firewall {
     return this.nft.generationNow();
   }
 
-  /** A listing taken at generation `gen` or later matched `state`. */
-  found(gen: number, state: State): void {
-    this.nft.found(gen, state);
+  /** A listing taken at generation `gen` or later matched `token` (a state, or the listing's own shape). */
+  found(gen: number, token: object): void {
+    this.nft.found(gen, token);
   }
 
   /** Both of nftbridge's tables, as one listing (their object names differ); null when the main table is missing. */

@@ -56,6 +56,13 @@ export class NamespaceCache {
 
   constructor(readonly probe: NamespaceProbe = kernelNamespaces) {}
 
+  /**
+   * Every directory above a path ever kept: only a mount point among them can have kept paths
+   * under it. A container's own mount (/run/netns/NAME) is none, so its coming and going costs
+   * a deletion, not a walk over the 500 paths kept.
+   */
+  private readonly above = new Set<string>();
+
   /** Mount points that came, went or changed: every path kept at or under one is asked again; 'all': every path. */
   forget(mountPoints: readonly string[] | 'all'): void {
     if (mountPoints === 'all') {
@@ -63,8 +70,11 @@ export class NamespaceCache {
       return;
     }
     for (const m of mountPoints) {
-      const under = m.endsWith('/') ? m : `${m}/`;
-      for (const p of this.ids.keys()) if (p === m || p.startsWith(under)) this.ids.delete(p);
+      this.ids.delete(m);
+      const dir = m.length > 1 && m.endsWith('/') ? m.slice(0, -1) : m;
+      if (!this.above.has(dir)) continue;
+      const under = dir === '/' ? '/' : `${dir}/`;
+      for (const p of this.ids.keys()) if (p.startsWith(under)) this.ids.delete(p);
     }
   }
 
@@ -74,7 +84,13 @@ export class NamespaceCache {
       if (kept !== undefined) return kept;
       const id = this.probe.identity(path);
       // A path that is gone is asked again: it may come back as something that is no mount.
-      if (id !== undefined && this.ownMount(path)) this.ids.set(path, id);
+      if (id !== undefined && this.ownMount(path)) {
+        this.ids.set(path, id);
+        for (let i = path.lastIndexOf('/'); i >= 0; i = path.lastIndexOf('/', i - 1)) {
+          this.above.add(i === 0 ? '/' : path.slice(0, i));
+          if (i === 0) break;
+        }
+      }
       return id;
     },
     isNamespace: (path) => this.probe.isNamespace(path),

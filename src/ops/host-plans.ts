@@ -2,7 +2,7 @@
 import { FAMILY, TABLE } from '../firewall/names.js';
 import type { NftDocument } from '../nft/schema.js';
 import { ensureLinks } from '../reconcile/links.js';
-import { elementRepair, TABLE_KINDS } from '../reconcile/drift.js';
+import { elementRepair, repairTransition, TABLE_KINDS } from '../reconcile/drift.js';
 import { observeAll, type Observation } from '../reconcile/observe.js';
 import { findOrphans, removeOrphans, type Orphans } from '../reconcile/orphans.js';
 import { parseCidr } from '../topology/cidr.js';
@@ -110,7 +110,7 @@ export function applyPlan(ctx: HostContext, state: State): HostPlan<NftDocument>
       const repair = elementRepair(now.want, now.have);
       if (repair) {
         doc = ctx.firewall.elementChanges(repair);
-        await ctx.firewall.nft.apply(doc, 'own-tables');
+        await ctx.firewall.nft.apply(doc, repairTransition(now, state));
       } else doc = await ctx.firewall.rebuild(state);
     },
   };

@@ -7,7 +7,7 @@ import { containerPresent } from '../ip/netns.js';
 import { ownerOf, type HostContext } from '../ops/context.js';
 import type { NftDocument } from '../nft/schema.js';
 import type { State } from '../topology/state.js';
-import { elementRepair, observeTable, TABLE_KINDS, type Drift, type TableObservation } from './drift.js';
+import { elementRepair, observeTable, repairTransition, TABLE_KINDS, type Drift, type TableObservation } from './drift.js';
 import { ensureLinks } from './links.js';
 import { observeAll, type Observation } from './observe.js';
 import { removeOrphans } from './orphans.js';
@@ -73,7 +73,8 @@ export async function converge(ctx: HostContext, hooks: Hooks, reasons: Trigger[
     if (seen.orphans && seen.orphans.links.length + seen.orphans.netns.length > 0) await removeOrphans(ctx, seen.orphans);
     if (seen.orphans) ctx.intents.clear();
     if (links) await ensureLinks(ctx, effective, seen.links ? { links: seen.links } : {});
-    if (document && repair) await ctx.firewall.nft.apply(document, 'own-tables').catch(() => ctx.firewall.rebuild(effective));
+    if (document && repair)
+      await ctx.firewall.nft.apply(document, repairTransition(seen, effective)).catch(() => ctx.firewall.rebuild(effective));
     else if (document) await ctx.firewall.rebuild(effective);
     // After the table: the rules let through what the table marks.
     if (drift.some((d) => d.kind === 'host-firewall')) await ctx.hostFirewall.sync(state);

@@ -1,5 +1,6 @@
 /** Compares the desired state with what the kernel has: the owned table, bridges, endpoints, namespaces. */
 import type { Firewall } from '../firewall/firewall.js';
+import type { Transition } from '../nft/client.js';
 import type { Listing, NftDocument } from '../nft/schema.js';
 import type { Element } from '../nft/transaction.js';
 import type { State } from '../topology/state.js';
@@ -165,6 +166,16 @@ export async function observeTable(ctx: { firewall: TableReader }, state: State)
   const want = shapeOfDocument(ctx.firewall.render(state));
   const have = shapeOfListing(listing);
   const drift = diffTables(want, have);
-  if (drift.length === 0 && gen !== undefined) ctx.firewall.found(gen, state);
+  // The listing is the token of what the tables held: an element repair applied from it (nobody
+  // committing in between) leaves them known to match `state` (repairTransition).
+  if (gen !== undefined) ctx.firewall.found(gen, drift.length === 0 ? state : have);
   return { drift, want, have };
 }
+
+/**
+ * What an element repair computed from `seen` does: it takes the tables from what was listed to
+ * `state`. So the next look (the first `status` after an `apply` that added 10,000 elements, the
+ * watch daemon's after its own repair) reads the ruleset generation instead of listing them all.
+ */
+export const repairTransition = (seen: TableObservation, state: State): Transition =>
+  seen.have ? { from: seen.have, to: state } : 'own-tables';

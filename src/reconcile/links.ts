@@ -20,6 +20,8 @@ export interface HostLinks {
   routes: Set<string>;
   /** Namespace paths as of this read (Ip.steadyNamespaces). */
   namespaces: NamespaceProbe;
+  /** How many links carry each alias: the owner's mark counts its links (orphans.ts). */
+  aliases: Map<string, number>;
 }
 
 const routeKey = (dst: string, dev: string) => `${dst} ${dev}`;
@@ -32,23 +34,51 @@ export async function readHostLinks(ip: Ip, state: State, probe: NamespaceProbe 
     state.networks.length > 0 ? ip.routes(4) : [],
     v6 ? ip.routes(6) : [],
   ]);
+  const byName = new Map<string, LinkAddresses>();
+  const aliases = new Map<string, number>();
+  for (const l of all) {
+    byName.set(l.ifname, l);
+    if (l.ifalias) aliases.set(l.ifalias, (aliases.get(l.ifalias) ?? 0) + 1);
+  }
   return {
     all,
-    byName: new Map(all.map((l) => [l.ifname, l])),
+    byName,
+    aliases,
     routes: new Set([...routes4, ...routes6].map((r) => routeKey(r.dst, r.dev ?? ''))),
     namespaces: ip.steadyNamespaces(probe),
   };
 }
 
-/** Bridges, gateway addresses, subnet routes, endpoints and container namespaces that differ. */
-export function linkDrift(state: State, links: HostLinks, probe: NamespaceProbe = links.namespaces): Drift[] {
+export interface LinkCheck {
+  drift: Drift[];
+  /**
+   * Links named by the state (its bridges, its endpoints' host sides) found carrying `mark`, each
+   * counted once; -1 when the state names a link twice (then nothing is concluded from it).
+   */
+  marked: number;
+}
+
+/**
+ * Bridges, gateway addresses, subnet routes, endpoints and container namespaces that differ;
+ * counting on the way the state's links that carry the owner's mark: when they are as
+ * many as the links that carry it, no link of ours is an orphan, and orphans.ts need not walk
+ * every link again (a status on a host of 500 endpoints walks each list once, cold: bench
+ * "large host", status).
+ */
+export function checkLinks(state: State, links: HostLinks, mark?: string, probe: NamespaceProbe = links.namespaces): LinkCheck {
   const out: Drift[] = [];
+  let marked = 0;
+  const bridgeOf = new Map<string, string>();
   for (const net of state.networks) {
+    // A bridge named twice, or named as an endpoint's host side below, would be counted twice.
+    if (bridgeOf.has(net.name) || [...bridgeOf.values()].includes(net.bridge)) marked = Number.NaN;
+    bridgeOf.set(net.name, net.bridge);
     const br = links.byName.get(net.bridge);
     if (!br) {
       out.push({ kind: 'bridge', subject: net.bridge, reason: `bridge of network "${net.name}" is missing` });
       continue;
     }
+    if (mark !== undefined && br.ifalias === mark) marked++;
     if (!br.flags.includes('UP')) out.push({ kind: 'bridge', subject: net.bridge, reason: 'bridge is down' });
     const have = new Set(br.addr_info.map((i) => i.local));
     for (const s of net.subnets) {
@@ -61,15 +91,23 @@ export function linkDrift(state: State, links: HostLinks, probe: NamespaceProbe 
   for (const box of state.containers)
     if (!containerPresent(box, probe))
       out.push({ kind: 'container', subject: box.name, reason: `namespace ${box.netns} is gone (or is another namespace now)` });
+  // The host side of each endpoint is found by name, once; its link is counted when it is marked
+  // and was not counted for an endpoint before it (a state naming one link twice counts it once).
+  const counted = mark === undefined ? undefined : new Set<LinkAddresses>();
   for (const ep of state.endpoints) {
     const link = links.byName.get(ep.hostIfname);
-    const bridge = state.networks.find((n) => n.name === ep.network)?.bridge;
-    if (!link)
-      out.push({ kind: 'endpoint', subject: `${ep.network}/${ep.container}`, reason: `host interface ${ep.hostIfname} is missing` });
-    else if (link.master !== bridge)
-      out.push({ kind: 'endpoint', subject: `${ep.network}/${ep.container}`, reason: `${ep.hostIfname} is not attached to ${bridge}` });
+    const bridge = bridgeOf.get(ep.network);
+    if (link !== undefined && counted !== undefined && link.ifalias === mark) {
+      if (counted.has(link)) marked = Number.NaN;
+      counted.add(link);
+      marked++;
+    }
+    if (link !== undefined && link.master === bridge) continue;
+    const subject = `${ep.network}/${ep.container}`;
+    if (!link) out.push({ kind: 'endpoint', subject, reason: `host interface ${ep.hostIfname} is missing` });
+    else out.push({ kind: 'endpoint', subject, reason: `${ep.hostIfname} is not attached to ${bridge}` });
   }
-  return out;
+  return { drift: out, marked: Number.isNaN(marked) ? -1 : marked };
 }
 
 /**

@@ -4,7 +4,7 @@ import type { NamespaceProbe } from '../ip/netns.js';
 import type { Intent } from '../topology/intent.js';
 import type { State } from '../topology/state.js';
 import { observeTable, type Drift, type TableObservation, type TableReader } from './drift.js';
-import { linkDrift, readHostLinks, type HostLinks } from './links.js';
+import { checkLinks, readHostLinks, type HostLinks } from './links.js';
 import { findOrphans, type Orphans } from './orphans.js';
 
 /** What identifies the owner of links and what it was doing when interrupted, for orphan detection. */
@@ -41,9 +41,19 @@ export interface ObserveContext {
 
 export async function observeAll(ctx: ObserveContext, state: State): Promise<Observation> {
   const [table, links] = await Promise.all([observeTable(ctx, state), readHostLinks(ctx.ip, state, ctx.namespaces)]);
-  const drift = [...table.drift, ...linkDrift(state, links)];
-  if (!ctx.owner) return { ...table, drift, links };
-  const orphans = findOrphans(ctx.owner.state ?? state, links.all, ctx.owner.mark, ctx.owner.intent, links.namespaces);
+  const owner = ctx.owner;
+  const checked = checkLinks(state, links, owner?.mark);
+  const drift = [...table.drift, ...checked.drift];
+  if (!owner) return { ...table, drift, links };
+  // Every link carrying the mark is one the state names, and no operation was interrupted: none
+  // is an orphan, without a second walk over every link.
+  const none =
+    (owner.state === undefined || owner.state === state) &&
+    (owner.intent === undefined || owner.intent.links.length + owner.intent.netns.length === 0) &&
+    checked.marked === (links.aliases.get(owner.mark) ?? 0);
+  const orphans = none
+    ? { links: [], netns: [] }
+    : findOrphans(owner.state ?? state, links.all, owner.mark, owner.intent, links.namespaces);
   return { ...table, drift: [...drift, ...orphanDrift(orphans)], orphans, links };
 }
 

@@ -52,6 +52,23 @@ describe('NamespaceCache: namespace paths kept while no mount at or above them c
     expect(asked).toEqual([a, b, a, b, a]);
   });
 
+  it('a mount point above kept paths forgets them all, including the root; one beside them forgets nothing', () => {
+    mkdirSync(join(dir, 'netns'));
+    const a = file('netns', 'a');
+    const b = file('netns', 'b');
+    const cache = new NamespaceCache(probe);
+    const both = () => [a, b].map((p) => cache.view.identity(p));
+    both();
+    cache.forget([join(dir, 'netns', 'c'), join(dir, 'other')]); // a container coming, a mount elsewhere
+    both();
+    expect(asked).toEqual([a, b]);
+    cache.forget([dir]); // a grandparent
+    both();
+    cache.forget(['/']);
+    both();
+    expect(asked).toEqual([a, b, a, b, a, b]);
+  });
+
   it('keeps nothing for /proc paths, paths through a symlink, and paths that are gone', () => {
     const real = file('real');
     const link = join(dir, 'link');
