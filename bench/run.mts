@@ -36,6 +36,7 @@ const SIZES = tiny
       memPorts: 500,
       iperfSeconds: 1,
       inputRounds: 3,
+      cliRounds: 3,
     }
   : {
       attachSeq: 50,
@@ -50,6 +51,7 @@ const SIZES = tiny
       memPorts: 10000,
       iperfSeconds: 3,
       inputRounds: 15,
+      cliRounds: 15,
     };
 
 interface Row {
@@ -868,6 +870,30 @@ async function benchCni() {
   }
 }
 
+// ---- 9b. CLI start -----------------------------------------------------------------------------
+
+/**
+ * What starting the CLI costs: the built bundle (dist/cli/main.js, scripts/bundle.mjs) against the
+ * same CLI loaded as a module tree (dist/cli/run.js and the few hundred modules it imports), and
+ * against Node alone. Every command pays it; `--version` does nothing else.
+ */
+async function benchCliStart() {
+  log('» CLI start');
+  const dist = new URL('../dist/', import.meta.url).pathname;
+  const tree = `const { main } = await import(${JSON.stringify(`${dist}cli/run.js`)}); process.exitCode = await main(['--version'], { out: () => {}, err: () => {} });`;
+  const variants: [string, string[]][] = [
+    ['nftbridge --version (the bundle)', [`${dist}cli/main.js`, '--version']],
+    ['the same CLI as a module tree', ['--input-type=module', '-e', tree]],
+    ['node alone (floor)', ['-e', '']],
+  ];
+  const samples = variants.map(() => [] as number[]);
+  for (let r = 0; r < SIZES.cliRounds; r++)
+    for (const [i, [, argv]] of variants.entries()) samples[i]?.push(await time(() => execa(process.execPath, argv)));
+  const [bundle, tree2, bare] = variants.map(([name], i) => record('CLI start', name, samples[i] ?? [], 'ms'));
+  ratio('CLI start', bundle, tree2);
+  ratio('CLI start', bundle, bare);
+}
+
 // ---- 10. scale (bench/scale.mts) ---------------------------------------------------------------
 
 const kit: BenchKit = { tiny, record, ratio, ratioToLimit, newLab, time, log };
@@ -885,6 +911,7 @@ const all: [string, () => Promise<void>][] = [
   ['nft-input', benchNftInput],
   ['host-firewall', benchHostFirewall],
   ['cni', benchCni],
+  ['cli-start', benchCliStart],
   ['large-host', () => benchLargeHost(kit)],
   ['connect-scaling', () => benchConnectScaling(kit)],
   ['down', () => benchDown(kit)],

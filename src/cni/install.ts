@@ -15,10 +15,13 @@ export const DEFAULT_CNI_DIR = '/opt/cni/bin';
 
 const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
-/** The bundled plugin when the build made it (npm run build does), else the module tree. */
+/**
+ * The bundled plugin when the build made it (npm run build does), else the module tree. Named from
+ * dist/ itself: this module is also inside the CLI's bundle (dist/cli/main.js), one folder over.
+ */
 const pluginEntry = (): string => {
-  const bundle = fileURLToPath(new URL('./plugin.mjs', import.meta.url));
-  return existsSync(bundle) ? bundle : fileURLToPath(new URL('./main.js', import.meta.url));
+  const bundle = fileURLToPath(new URL('../cni/plugin.mjs', import.meta.url));
+  return existsSync(bundle) ? bundle : fileURLToPath(new URL('../cni/main.js', import.meta.url));
 };
 
 /**

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Lab, UPLINK } from '../../src/lab/lab.js';
@@ -120,6 +121,8 @@ describeKernel('CNI plugin', () => {
     const r = cli(['cni', 'install', '--dir', bin, '--run-dir', runDir]);
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('already installed');
+    // The CLI is a bundle one folder over (dist/cli/main.js): the launcher still names the plugin's own.
+    expect(readFileSync(join(bin, 'nftbridge'), 'utf8')).toContain(fileURLToPath(new URL('../../dist/cni/plugin.mjs', import.meta.url)));
     const v = await execa(join(bin, 'nftbridge'), [], {
       env: { CNI_COMMAND: 'VERSION', CNI_NETNS: 'dummy' },
       input: '{"cniVersion":"1.0.0"}',

@@ -28,6 +28,18 @@ describe('package', () => {
     expect(main).toHaveProperty('Host');
   });
 
+  it('builds the CLI as one file that starts without resolving modules, with a map to the TypeScript', () => {
+    const built = `${root}dist/cli/main.js`;
+    const text = readFileSync(built, 'utf8');
+    expect(text.split('\n')[0]).toBe('#!/usr/bin/env -S node --max-semi-space-size=2');
+    // No import of a module of its own: only node: builtins and the native addon (fs-ext) stay outside.
+    expect(text.match(/^\s*(?:import|export)\b[^\n]*\bfrom\s*['"]\.{1,2}\//gm)).toBeNull();
+    expect(text).not.toContain("from './run.js'");
+    const map = JSON.parse(read('dist/cli/main.js.map')) as { sources: string[] };
+    expect(map.sources).toContain('../../src/cli/run.ts');
+    expect(pkg.bin).toEqual({ nftbridge: 'dist/cli/main.js' });
+  });
+
   it('ships source maps with their sources', () => {
     const ts = JSON.parse(read('tsconfig.json')) as { compilerOptions: Record<string, unknown> };
     expect(ts.compilerOptions.sourceMap).toBe(true);
