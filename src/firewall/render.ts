@@ -3,6 +3,7 @@
  * add table, flush table, then every chain, set, map, rule and element, in one transaction.
  */
 import type { IpFamily } from '../topology/cidr.js';
+import { endpointOf } from '../topology/endpoint-index.js';
 import type { Endpoint, PublishedPort, State } from '../topology/state.js';
 import * as e from '../nft/expr.js';
 import type { Expr, NftDocument } from '../nft/schema.js';
@@ -38,9 +39,7 @@ export function portElements(
   port: PublishedPort,
   index?: ReadonlyMap<string, State['endpoints'][number]>,
 ): { set: string; elem: Element[] }[] {
-  const ep = index
-    ? index.get(`${port.network}\0${port.container}`)
-    : state.endpoints.find((x) => x.network === port.network && x.container === port.container);
+  const ep = index ? index.get(`${port.network}\0${port.container}`) : endpointOf(state.endpoints, port.network, port.container);
   return ep ? elementsFor(port, ep) : [];
 }
 

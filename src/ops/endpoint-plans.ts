@@ -11,6 +11,7 @@ import {
   planEndpoint,
   type ConnectInput,
 } from '../topology/plan.js';
+import { endpointsOf } from '../topology/endpoint-index.js';
 import type { Container, Endpoint, State } from '../topology/state.js';
 import { withoutPorts } from '../topology/store.js';
 import type { HostContext, HostPlan } from './context.js';
@@ -56,7 +57,7 @@ export async function connectPlan(
   const pinned = byPath && nsid ? { nsid } : {};
   const box: Container = known ?? { name: container, netns: path, created: !byPath && !exists, ...pinned };
   // The first network with egress gives the default route, as Docker's first network does.
-  const hasRoute = state.endpoints.some((e) => e.container === container && !findNetwork(state, e.network).internal);
+  const hasRoute = endpointsOf(state.endpoints, container).some((e) => !findNetwork(state, e.network).internal);
   const next: State = { ...state, containers: known ? state.containers : [...state.containers, box], endpoints: [...state.endpoints, ep] };
   const steps: Step[] = [];
   if (!known) steps.push(netnsStep(ctx.nsIp, box, ctx.namespaces));
@@ -74,7 +75,7 @@ export function disconnectPlan(ctx: HostContext, state: State, network: string, 
   const ports = state.ports.filter((p) => p.network === network && p.container === container);
   const endpoints = state.endpoints.filter((e) => e !== ep);
   const box = state.containers.find((c) => c.name === container);
-  const stillUsed = endpoints.some((e) => e.container === container);
+  const stillUsed = endpointsOf(state.endpoints, container).length > 1;
   const next: State = {
     ...state,
     endpoints,

@@ -6,6 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { contains, formatIp, hostRange, overlaps, parseCidr, parseIp, specialUse, type Cidr } from './cidr.js';
 import { IFNAME_RE, type Endpoint, type Network, type State } from './state.js';
+import { endpointIndex, endpointOf, endpointsOf, endpointsOn } from './endpoint-index.js';
 
 export interface CreateNetworkInput {
   name: string;
@@ -67,7 +68,7 @@ export function findNetwork(state: State, name: string): Network {
 }
 
 export function findEndpoint(state: State, network: string, container: string): Endpoint {
-  const ep = state.endpoints.find((e) => e.network === network && e.container === container);
+  const ep = endpointOf(state.endpoints, network, container);
   if (!ep) throw new NotFoundError('container', `"${container}" is not connected to network "${network}"`);
   return ep;
 }
@@ -141,7 +142,7 @@ function checkInSubnet(field: string, addr: string, cidr: Cidr): string {
 /** Addresses in use on a network: the gateways and every endpoint's addresses. */
 function takenAddresses(state: State, net: Network): Set<string> {
   const taken = new Set(net.subnets.map((s) => s.gateway));
-  for (const ep of state.endpoints) if (ep.network === net.name) for (const a of ep.addresses) taken.add(a);
+  for (const ep of endpointsOn(state.endpoints, net.name).values()) for (const a of ep.addresses) taken.add(a);
   return taken;
 }
 
@@ -170,16 +171,16 @@ export function planEndpoint(
 ): Endpoint {
   const net = findNetwork(state, network);
   checkContainerName('container', container);
-  const onBridge = state.endpoints.filter((e) => e.network === network).length;
+  const onBridge = endpointsOn(state.endpoints, network).size;
   if (onBridge >= BRIDGE_MAX_PORTS)
     throw new ConflictError(
       'network',
       `network "${network}" has ${onBridge} endpoints, the most one Linux bridge takes (${BRIDGE_MAX_PORTS} ports)`,
     );
-  if (state.endpoints.some((e) => e.network === network && e.container === container))
+  if (endpointOf(state.endpoints, network, container))
     throw new ConflictError('container', `"${container}" is already connected to network "${network}"`);
   const ifname = checkIfname('ifname', input.ifname ?? nextIfname(state, container));
-  if (state.endpoints.some((e) => e.container === container && e.ifname === ifname))
+  if (endpointsOf(state.endpoints, container).some((e) => e.ifname === ifname))
     throw new ConflictError('ifname', `${ifname} already exists in container "${container}"`);
   if (input.mac !== undefined && !/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(input.mac))
     throw new ValidationError('mac', `"${input.mac}" is not a MAC address like 02:42:ac:11:00:02`);
@@ -218,7 +219,7 @@ function containerMac(addresses: readonly string[]): string {
 
 /** eth0, eth1, … as Docker names a container's interfaces in connection order. */
 function nextIfname(state: State, container: string): string {
-  const used = new Set(state.endpoints.filter((e) => e.container === container).map((e) => e.ifname));
+  const used = new Set(endpointsOf(state.endpoints, container).map((e) => e.ifname));
   for (let i = 0; ; i++) if (!used.has(`eth${i}`)) return `eth${i}`;
 }
 
@@ -226,6 +227,6 @@ function nextIfname(state: State, container: string): string {
 export function newHostIfname(state: State): string {
   for (;;) {
     const name = `veth${randomBytes(4).toString('hex').slice(0, 7)}`;
-    if (!state.endpoints.some((e) => e.hostIfname === name)) return name;
+    if (!endpointIndex(state.endpoints).hostIfnames.has(name)) return name;
   }
 }
