@@ -13,6 +13,7 @@ import {
 } from '../topology/plan.js';
 import { endpointsOf } from '../topology/endpoint-index.js';
 import type { Container, Endpoint, State } from '../topology/state.js';
+import { portsWithoutSame } from '../topology/port-index.js';
 import { withoutPorts } from '../topology/store.js';
 import type { HostContext, HostPlan } from './context.js';
 import type { Step } from './operation.js';
@@ -79,7 +80,9 @@ export function disconnectPlan(ctx: HostContext, state: State, network: string, 
   const next: State = {
     ...state,
     endpoints,
-    ports: withoutPorts(state.ports, ports),
+    // The same list when the container published nothing, else the port index moved along
+    // (topology/port-index.ts): either way the next publish finds its index made.
+    ports: ports.length === 0 ? state.ports : (portsWithoutSame(state.ports, ports) ?? withoutPorts(state.ports, ports)),
     containers: stillUsed ? state.containers : state.containers.filter((c) => c.name !== container),
   };
   const steps: Step[] = [];

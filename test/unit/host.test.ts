@@ -97,7 +97,18 @@ describe('Host operations through the fake runner', () => {
     await host.publish('web', 'c1', ['8080:80', '53:53/udp']);
     await host.unpublish('web', 'c1', ['53/udp']);
     expect(elements('inet', 'pub4_any_addr')).not.toContain('udp');
+    // Another container, with a port of its own: the port list a disconnect leaves is the same
+    // list when the container published nothing, and without exactly its ports otherwise.
+    await host.connect('web', 'c2');
+    await host.publish('web', 'c2', ['9090:90']);
+    const c2port = (await host.state()).ports.find((p) => p.container === 'c2');
+    await host.connect('web', 'c3');
+    const withC3 = (await host.state()).ports;
+    await host.disconnect('web', 'c3');
+    expect((await host.state()).ports).toBe(withC3);
     await host.disconnect('web', 'c1');
+    expect((await host.state()).ports).toEqual([c2port]);
+    await host.disconnect('web', 'c2');
     expect(runner.ip.hasNamespace('/run/netns/c1')).toBe(false);
     expect(elements('inet', 'pub4_any_addr')).toBe('[]');
     await host.removeNetwork('web');
