@@ -52,8 +52,8 @@ export async function readHostLinks(ip: Ip, state: State, probe: NamespaceProbe 
 export interface LinkCheck {
   drift: Drift[];
   /**
-   * Links named by the state (its bridges, its endpoints' host sides) found carrying `mark`, each
-   * counted once; -1 when the state names a link twice (then nothing is concluded from it).
+   * Links named by the state (its bridges, its endpoints' host sides) found carrying `mark`; -1
+   * when the state names a link twice (then nothing is concluded from it).
    */
   marked: number;
 }
@@ -68,17 +68,24 @@ export interface LinkCheck {
 export function checkLinks(state: State, links: HostLinks, mark?: string, probe: NamespaceProbe = links.namespaces): LinkCheck {
   const out: Drift[] = [];
   let marked = 0;
+  // Each marked link is counted once: a state naming one link twice (two networks one bridge, an
+  // endpoint's host side a bridge's name) makes the count say nothing (-1) rather than hide an orphan.
+  const counted = mark === undefined ? undefined : new Set<LinkAddresses>();
+  const count = (link: LinkAddresses) => {
+    if (counted === undefined || link.ifalias !== mark) return;
+    if (counted.has(link)) marked = Number.NaN;
+    counted.add(link);
+    marked++;
+  };
   const bridgeOf = new Map<string, string>();
   for (const net of state.networks) {
-    // A bridge named twice, or named as an endpoint's host side below, would be counted twice.
-    if (bridgeOf.has(net.name) || [...bridgeOf.values()].includes(net.bridge)) marked = Number.NaN;
     bridgeOf.set(net.name, net.bridge);
     const br = links.byName.get(net.bridge);
     if (!br) {
       out.push({ kind: 'bridge', subject: net.bridge, reason: `bridge of network "${net.name}" is missing` });
       continue;
     }
-    if (mark !== undefined && br.ifalias === mark) marked++;
+    count(br);
     if (!br.flags.includes('UP')) out.push({ kind: 'bridge', subject: net.bridge, reason: 'bridge is down' });
     const have = new Set(br.addr_info.map((i) => i.local));
     for (const s of net.subnets) {
@@ -91,17 +98,10 @@ export function checkLinks(state: State, links: HostLinks, mark?: string, probe:
   for (const box of state.containers)
     if (!containerPresent(box, probe))
       out.push({ kind: 'container', subject: box.name, reason: `namespace ${box.netns} is gone (or is another namespace now)` });
-  // The host side of each endpoint is found by name, once; its link is counted when it is marked
-  // and was not counted for an endpoint before it (a state naming one link twice counts it once).
-  const counted = mark === undefined ? undefined : new Set<LinkAddresses>();
   for (const ep of state.endpoints) {
     const link = links.byName.get(ep.hostIfname);
     const bridge = bridgeOf.get(ep.network);
-    if (link !== undefined && counted !== undefined && link.ifalias === mark) {
-      if (counted.has(link)) marked = Number.NaN;
-      counted.add(link);
-      marked++;
-    }
+    if (link !== undefined) count(link);
     if (link !== undefined && link.master === bridge) continue;
     const subject = `${ep.network}/${ep.container}`;
     if (!link) out.push({ kind: 'endpoint', subject, reason: `host interface ${ep.hostIfname} is missing` });

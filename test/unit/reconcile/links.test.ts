@@ -64,6 +64,10 @@ describe('checkLinks', () => {
       networks: [...state.networks, { ...state.networks[0], name: 'other' } as State['networks'][number]],
     };
     expect(checkLinks(bridgeTwice, hostOf(state), MARK).marked).toBe(-1);
+    // An endpoint whose host side has a bridge's name.
+    const bridge = state.networks[0]?.bridge ?? '';
+    const asBridge: State = { ...state, endpoints: state.endpoints.map((ep) => (ep === first ? { ...ep, hostIfname: bridge } : ep)) };
+    expect(checkLinks(asBridge, hostOf(state), MARK).marked).toBe(-1);
   });
 
   it('counts nothing without a mark, and reports what differs as before', () => {
