@@ -97,11 +97,8 @@ export class Firewall {
     transition?: Transition,
   ): Promise<NftDocument> {
     const tx = ownedTransaction();
-    // Endpoints indexed once for a bulk change (linear in its ports, not ports x endpoints); a
-    // change of a few ports looks their endpoints up instead of indexing every endpoint of the host.
-    const endpoints = ports.length > 8 ? new Map(state.endpoints.map((ep) => [`${ep.network}\0${ep.container}`, ep])) : undefined;
     for (const port of ports)
-      for (const { set, elem } of portElements(state, port, endpoints)) {
+      for (const { set, elem } of portElements(state, port)) {
         if (how === 'add') tx.addElements(set, elem);
         else tx.deleteElements(set, elem.map(keyOf));
       }

@@ -215,16 +215,11 @@ const sortedPorts = new WeakMap<readonly PublishedPort[], PublishedPort[]>();
 /** The port maps' elements, one command per map. */
 function portMapElements(tx: Transaction, state: State): void {
   const grouped = new Map<string, Element[]>();
-  // By network, then container: no key string to make for each of 10,000 ports.
-  const byNetwork = new Map<string, Map<string, Endpoint>>();
-  for (const ep of state.endpoints) {
-    const m = byNetwork.get(ep.network) ?? new Map<string, Endpoint>();
-    byNetwork.set(ep.network, m.set(ep.container, ep));
-  }
   let sorted = sortedPorts.get(state.ports);
   if (!sorted) sortedPorts.set(state.ports, (sorted = sortPorts(state.ports)));
   for (const port of sorted) {
-    const ep = byNetwork.get(port.network)?.get(port.container);
+    // By network, then container (topology/endpoint-index.ts): no key string per port.
+    const ep = endpointOf(state.endpoints, port.network, port.container);
     if (!ep) continue;
     let made = elementsOf.get(port);
     if (made?.ep !== ep) elementsOf.set(port, (made = { ep, out: elementsFor(port, ep) }));
