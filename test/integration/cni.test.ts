@@ -195,43 +195,62 @@ describeKernel('CNI plugin', () => {
   it('after the first call a resident helper serves the next ones (no Node start), in this namespace only; a killed one is replaced', async () => {
     const file = await writeConf('helper', conf());
     const ns = await container('h1');
-    const timed = async (fn: () => Promise<unknown>) => {
-      const t = performance.now();
-      await fn();
-      return performance.now() - t;
-    };
-    // The first call may start a helper; then ADD and DEL go through it.
-    expect((await libcni('add', file, 'h1', ns)).stderr).toBe('');
-    expect((await libcni('del', file, 'h1', ns)).stderr).toBe('');
-    const sockets = (await readdir(runDir)).filter((n) => n.endsWith('.sock'));
-    expect(sockets).toHaveLength(1);
-    const hostNs = /(\d+)/.exec(
-      execFileSync('ip', ['netns', 'exec', lab.host, 'readlink', '/proc/self/ns/net'], { encoding: 'utf8' }),
-    )?.[1];
-    expect(sockets[0]).toBe(`cni-${hostNs}.sock`);
-    const pid = Number((await readFile(join(runDir, `${sockets[0]}.pid`), 'utf8')).trim());
-    expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8')).toContain('--serve');
-    const fast: number[] = [];
-    for (let i = 0; i < 5; i++)
-      fast.push(
-        await timed(async () => {
-          expect((await libcni('add', file, 'h1', ns)).stderr).toBe('');
-          expect((await libcni('del', file, 'h1', ns)).stderr).toBe('');
-        }),
-      );
-    fast.sort((a, b) => a - b);
-    // Two calls through the helper, each far below a Node start (which alone takes 80+ ms here).
-    expect(fast[2]).toBeLessThan(400);
-    // A helper killed hard: its socket refuses, the next call runs Node and leaves a new helper.
-    process.kill(pid, 'SIGKILL');
-    expect((await libcni('add', file, 'h1', ns)).stderr).toBe('');
-    expect((await libcni('del', file, 'h1', ns)).stderr).toBe('');
-    for (let i = 0; i < 50; i++) {
-      const again = Number((await readFile(join(runDir, `${sockets[0]}.pid`), 'utf8').catch(() => '0')).trim());
-      if (again > 0 && again !== pid) break;
-      await new Promise((r) => setTimeout(r, 100));
+    // Node starts are counted, not guessed from timings: for this test the launcher runs Node
+    // through a wrapper that notes each start in a file.
+    const launcher = join(bin, 'nftbridge');
+    const installed = await readFile(launcher, 'utf8');
+    const starts = join(dir, 'node-starts');
+    const wrapper = join(dir, 'counting-node');
+    await writeFile(wrapper, `#!/bin/sh\necho x >> '${starts}'\nexec '${process.execPath}' "$@"\n`, { mode: 0o755 });
+    expect(installed).toContain(`'${process.execPath}'`);
+    await writeFile(launcher, installed.replaceAll(`'${process.execPath}'`, `'${wrapper}'`), { mode: 0o755 });
+    const nodeStarts = async () => (await readFile(starts, 'utf8').catch(() => '')).split('\n').filter(Boolean).length;
+    try {
+      const timed = async (fn: () => Promise<unknown>) => {
+        const t = performance.now();
+        await fn();
+        return performance.now() - t;
+      };
+      // The first call may start a helper; then ADD and DEL go through it.
+      expect((await libcni('add', file, 'h1', ns)).stderr).toBe('');
+      expect((await libcni('del', file, 'h1', ns)).stderr).toBe('');
+      const sockets = (await readdir(runDir)).filter((n) => n.endsWith('.sock'));
+      expect(sockets).toHaveLength(1);
+      const hostNs = /(\d+)/.exec(
+        execFileSync('ip', ['netns', 'exec', lab.host, 'readlink', '/proc/self/ns/net'], { encoding: 'utf8' }),
+      )?.[1];
+      expect(sockets[0]).toBe(`cni-${hostNs}.sock`);
+      const pid = Number((await readFile(join(runDir, `${sockets[0]}.pid`), 'utf8')).trim());
+      expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8')).toContain('--serve');
+      const fast: number[] = [];
+      const startsBefore = await nodeStarts();
+      for (let i = 0; i < 5; i++)
+        fast.push(
+          await timed(async () => {
+            expect((await libcni('add', file, 'h1', ns)).stderr).toBe('');
+            expect((await libcni('del', file, 'h1', ns)).stderr).toBe('');
+          }),
+        );
+      // Ten calls, all served by the helper: not one Node start. (The wrapper itself is shown to
+      // count below, where a killed helper makes the launcher run Node.)
+      expect(await nodeStarts()).toBe(startsBefore);
+      fast.sort((a, b) => a - b);
+      // And it shows: two calls, libcni's own Go start included, well under a second even on a loaded CI machine.
+      expect(fast[2]).toBeLessThan(1000);
+      // A helper killed hard: its socket refuses, the next call runs Node and leaves a new helper.
+      process.kill(pid, 'SIGKILL');
+      expect((await libcni('add', file, 'h1', ns)).stderr).toBe('');
+      expect(await nodeStarts()).toBeGreaterThan(startsBefore);
+      expect((await libcni('del', file, 'h1', ns)).stderr).toBe('');
+      for (let i = 0; i < 50; i++) {
+        const again = Number((await readFile(join(runDir, `${sockets[0]}.pid`), 'utf8').catch(() => '0')).trim());
+        if (again > 0 && again !== pid) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(Number((await readFile(join(runDir, `${sockets[0]}.pid`), 'utf8')).trim())).not.toBe(pid);
+    } finally {
+      await writeFile(launcher, installed, { mode: 0o755 });
     }
-    expect(Number((await readFile(join(runDir, `${sockets[0]}.pid`), 'utf8')).trim())).not.toBe(pid);
   });
 
   it('every conflist key (dual stack, gateway, mtu, icc), a hostIP mapping, CHECK of routes and of an unknown container, and watch repairing an attachment', async () => {
