@@ -2,7 +2,8 @@
  * Careful file access for the state directory: never through a symlink, whole writes, and syncs
  * that make a rename durable.
  */
-import { closeSync, constants, fstatSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, fsyncSync, openSync, readSync, rmdirSync, writeSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { StateFileError } from '../errors.js';
 
 /** The whole file, or undefined when it does not exist; never through a symlink. */
@@ -45,5 +46,21 @@ export function syncDir(dir: string): void {
     fsyncSync(fd);
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * Removes `dir` and its parents up to `made` (the first directory mkdir -p made), each only while
+ * empty: a directory another state key or process uses stays.
+ */
+export function removeMadeDirs(dir: string, made: string): void {
+  const top = resolve(made);
+  for (let d = resolve(dir); d.startsWith(top); d = dirname(d)) {
+    try {
+      rmdirSync(d);
+    } catch {
+      return;
+    }
+    if (d === top) return;
   }
 }

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { StateFileError, UnsafeStateDirError } from '../errors.js';
-import { readText, syncDir, writeAll } from './files.js';
+import { readText, removeMadeDirs, syncDir, writeAll } from './files.js';
 import { acquireLock } from './lock.js';
 import { applyEntry, entryOf, JOURNAL_MAX_BYTES, JOURNAL_MAX_LINES, parseEntry, type StateChange } from './journal.js';
 import { emptyState, stateSchema, type PublishedPort, type State } from './state.js';
@@ -80,9 +80,21 @@ export class StateStore {
       throw new UnsafeStateDirError(this.dir, `is writable by group or others (mode ${(st.mode & 0o777).toString(8)}); chmod go-w it`);
   }
 
-  private ensureDir(): void {
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+  /** Makes the directory if missing; returns the first directory it had to make, if any. */
+  private ensureDir(): string | undefined {
+    const made = mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     this.checkDir();
+    return made;
+  }
+
+  /**
+   * After an operation that found no state directory and wrote no state (bad input, say): removes
+   * the lock file (while holding it; see lock.ts) and the directories it made, so nothing is left.
+   */
+  private removeUnused(made: string): void {
+    if ([this.file, this.journal, this.intentFile].some((f) => identity(f) !== '-')) return;
+    rmSync(this.lockFile, { force: true });
+    removeMadeDirs(this.dir, made);
   }
 
   /**
@@ -235,9 +247,12 @@ export class StateStore {
     this.queue = previous.then(() => mine);
     await previous.catch(() => undefined);
     try {
-      this.ensureDir();
-      const releaseFile = await acquireLock(this.lockFile, timeoutMs);
+      let made: string | undefined;
+      const releaseFile = await acquireLock(this.lockFile, timeoutMs, () => {
+        made = this.ensureDir();
+      });
       return async () => {
+        if (made !== undefined) this.removeUnused(made);
         await releaseFile();
         releaseLocal();
       };

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Lab } from '../../src/lab/lab.js';
 import { cli, cliOk } from '../helpers/cli.js';
@@ -165,6 +166,30 @@ describeKernel('bad input is rejected with one line naming the field, and change
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(message);
     expect(world()).toEqual(before);
+  });
+
+  it('on a host with no state yet, bad input leaves no state directory behind (nor the lock in it)', async () => {
+    // A second host of its own: one state per host namespace.
+    const host2 = lab.name('h2');
+    await lab.addNetns(host2);
+    const fresh = join(lab.stateDir, 'fresh');
+    const g2 = ['--netns', host2, '--state-dir', join(fresh, 'nested')];
+    for (const argv of [
+      ['network', 'create', 'x', '--subnet', '10.0.0.0/33'],
+      ['connect', 'nope', lab.name('c9')],
+      ['publish', 'nope', lab.name('c9'), '8080:80'],
+      ['network', 'rm', 'nope'],
+    ]) {
+      const r = cli([...g2, ...argv]);
+      expect(r.status, r.stderr).toBe(2);
+      expect(existsSync(fresh), argv.join(' ')).toBe(false);
+    }
+    // A good command makes it, and a bad one then leaves it (and the state) as it was.
+    cliOk([...g2, 'network', 'create', 'y', '--subnet', '10.9.0.0/24']);
+    const before = readdirSync(join(fresh, 'nested')).sort();
+    expect(cli([...g2, 'network', 'create', 'x', '--subnet', '10.0.0.0/33']).status).toBe(2);
+    expect(readdirSync(join(fresh, 'nested')).sort()).toEqual(before);
+    cliOk([...g2, 'down']);
   });
 
   it('after all that, the published port and state are as they were', () => {

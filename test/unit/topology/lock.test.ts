@@ -47,6 +47,24 @@ describe('state lock', () => {
     await b();
   });
 
+  it('a holder may remove the lock file: its waiter and a newcomer still never hold it together', async () => {
+    const a = await acquireLock(file);
+    let prepared = 0;
+    const b = acquireLock(file, 2000, () => prepared++);
+    await new Promise((r) => setTimeout(r, 30)); // b has opened the file and waits on its flock
+    rmSync(file);
+    await a();
+    // A newcomer opens the path now: a new file. b, woken on the removed one, must lock the path's.
+    const c = acquireLock(file, 2000);
+    const first = await Promise.race([b.then(() => 'b'), c.then(() => 'c')]);
+    const other = first === 'b' ? c : b;
+    const raced = await Promise.race([other.then(() => 'both'), new Promise((r) => setTimeout(() => r('one'), 150))]);
+    expect(raced).toBe('one');
+    await (await (first === 'b' ? b : c))();
+    await (await other)();
+    expect(prepared).toBeGreaterThan(1); // b prepared again before locking the new file
+  });
+
   it('a holder killed with -9 frees it at once', async () => {
     // Another Node process holding the lock as nftbridge does.
     const script = `require('fs-ext').flockSync(require('fs').openSync(${JSON.stringify(file)}, 'a'), 'ex'); console.log('held'); setInterval(() => {}, 1000)`;
