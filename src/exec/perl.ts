@@ -27,6 +27,7 @@ export class PerlScript {
     private readonly script: string,
     private readonly netns: string | undefined,
     private readonly runner: Pick<Runner, 'spawn'>,
+    private readonly args: readonly string[] = [],
   ) {}
 
   /**
@@ -41,7 +42,8 @@ export class PerlScript {
     if (this.unavailable) return undefined;
     let session = this.session;
     this.fresh = !session?.alive;
-    if (!session || this.fresh) this.session = session = new LineSession('perl', ['-e', this.script], this.netns, protocol, this.runner);
+    if (!session || this.fresh)
+      this.session = session = new LineSession('perl', ['-e', this.script, ...this.args], this.netns, protocol, this.runner);
     const answer = await session.request(line, complete);
     if (answer && !answer.error.trim() && valid(answer)) return answer;
     this.unavailable = true;

@@ -25,6 +25,11 @@ import { PerlScript } from '../exec/perl.js';
  * condition (and the poll takes the report). The script waits for those between requests and
  * compares the mount table at once, on its own core, so a request after a container came or went
  * (a mount under /run/netns) finds the comparison made; a request still polls first.
+ * The comparison is of mount IDs, from listmount(2) (Linux 6.8+), with statmount(2) asked only for
+ * a new mount's point: a change costs what changed. Reading mountinfo instead generates the text
+ * of every mount, each namespace's bind mount included (the "large host" bench rows). Where
+ * listmount fails, or lists fewer mounts than mountinfo (a kernel that lists one mount's
+ * children only), the script compares mountinfo's lines.
  */
 const SCRIPT = String.raw`
 use strict; use Socket qw(SOCK_RAW inet_ntop);
@@ -39,17 +44,65 @@ vec($mbits, fileno($mounts), 1) = 1;
 vec($ibits, fileno(STDIN), 1) = 1;
 # The mount table as a set of its lines: a line that came or went names a mount point that changed.
 sub mount_table { seek($mounts, 0, 0); local $/; my $t = <$mounts> // ''; return { map { $_ => 1 } split /\n/, $t }; }
+# listmount(2) and statmount(2): the same numbers on every architecture but alpha and mips.
+sub mount_ids {
+  my ($last, @ids) = (0);
+  for (;;) {
+    my $buf = "\0" x 8192;
+    my $n = syscall(458, pack('LLQQ', 24, 0, 0xffffffffffffffff, $last), $buf, 1024, 0);
+    return undef if $n < 0;
+    push @ids, unpack("Q$n", $buf);
+    return \@ids if $n < 1024;
+    $last = $ids[-1];
+  }
+}
+sub mount_point {
+  for my $size (4608, 65536) {
+    my $buf = "\0" x $size;
+    next if syscall(457, pack('LLQQ', 24, 0, $_[0], 0x10), $buf, $size, 0) < 0;
+    my $p = substr($buf, 512 + unpack('x108 L', $buf)); $p =~ s/\0.*//s;
+    return $p;
+  }
+  return undef;
+}
 my $table = mount_table();
-my @pending;
+my $ids = ($ARGV[0] // '') eq 'mountinfo' ? undef : mount_ids();
+my %points;
+if ($ids and @$ids == keys %$table) { %points = map { ($_ => mount_point($_) // '') } @$ids; $table = undef; }
+# Which of the two this script uses, told with the first answer.
+my @pending = ($table ? "M lines\n" : "M ids\n");
 sub mounts_moved { my $e = $mbits; compare_mounts() if select(undef, undef, $e, 0) > 0; }
+sub moved { my $p = shift; push @pending, 'P ' . unpack('H*', $p) . "\n"; }
 sub compare_mounts {
+  if (!$table) {
+    my $now = mount_ids();
+    if ($now) {
+      my %seen;
+      for my $id (@$now) {
+        $seen{$id} = 1;
+        next if exists $points{$id};
+        my $p = mount_point($id);
+        next unless defined $p; # gone again already
+        $points{$id} = $p;
+        moved($p);
+      }
+      for my $id (grep { !$seen{$_} } keys %points) { moved($points{$id}); delete $points{$id}; }
+      return;
+    }
+    # listmount stopped working (a seccomp filter, say): every known point moved, and mountinfo from now on.
+    moved($_) for values %points;
+    push @pending, "M lines\n";
+    %points = ();
+    $table = mount_table();
+    return;
+  }
   my $now = mount_table();
   my %moved;
   for my $l (grep { !$table->{$_} } keys %$now) { $moved{(split / /, $l)[4] // ''} = 1; }
   for my $l (grep { !$now->{$_} } keys %$table) { $moved{(split / /, $l)[4] // ''} = 1; }
   for my $p (keys %moved) {
     (my $path = $p) =~ s/\\([0-7]{3})/chr(oct($1))/ge;
-    push @pending, 'P ' . unpack('H*', $path) . "\n";
+    moved($path);
   }
   $table = $now;
 }
@@ -116,11 +169,14 @@ export type LinkNotice =
   | { type: 'route' }
   | { type: 'mounts'; path: string };
 
+/** How the script compares mounts, told once. */
+type MountSource = { type: 'mount-source'; how: 'ids' | 'lines' };
+
 const text = (hex: string | undefined): string | undefined =>
   hex === undefined || hex === '-' ? undefined : Buffer.from(hex, 'hex').toString();
 
 /** One line of the script's output; undefined for a line it does not print (a newer script, say). */
-export function parseNotice(line: string): LinkNotice | 'overflow' | undefined {
+export function parseNotice(line: string): LinkNotice | MountSource | 'overflow' | undefined {
   const f = line.split(' ');
   const n = (i: number) => Number(f[i]);
   switch (f[0]) {
@@ -154,6 +210,8 @@ export function parseNotice(line: string): LinkNotice | 'overflow' | undefined {
       return { type: 'route' };
     case 'P':
       return { type: 'mounts', path: text(f[1]) ?? '' };
+    case 'M':
+      return { type: 'mount-source', how: f[1] === 'ids' ? 'ids' : 'lines' };
     case 'O':
       return 'overflow';
     default:
@@ -163,9 +221,12 @@ export function parseNotice(line: string): LinkNotice | 'overflow' | undefined {
 
 export class LinkNotices {
   private readonly perl: PerlScript;
+  /** How the script compares mounts: mount IDs (listmount) or mountinfo's lines; known after a drain. */
+  mountSource: 'ids' | 'lines' | undefined;
 
-  constructor(netns: string | undefined, runner: Pick<Runner, 'spawn'>) {
-    this.perl = new PerlScript(SCRIPT, netns, runner);
+  /** `mounts: 'mountinfo'` compares mountinfo's lines even where listmount works (for tests). */
+  constructor(netns: string | undefined, runner: Pick<Runner, 'spawn'>, options: { mounts?: 'ids' | 'mountinfo' } = {}) {
+    this.perl = new PerlScript(SCRIPT, netns, runner, options.mounts === 'mountinfo' ? ['mountinfo'] : []);
   }
 
   /**
@@ -182,6 +243,7 @@ export class LinkNotices {
     for (const line of answer.output.slice(0, -1)) {
       const notice = parseNotice(line);
       if (notice === 'overflow') lost = true;
+      else if (notice?.type === 'mount-source') this.mountSource = notice.how;
       else if (notice) notices.push(notice);
     }
     return lost ? 'lost' : notices;

@@ -4,6 +4,7 @@
  * addresses added and removed (v4 and v6); many links at once; and a burst larger than a drain.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
+import { release } from 'node:os';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { defaultRunner } from '../../src/exec/runner.js';
 import { Ip } from '../../src/ip/ip.js';
@@ -141,28 +142,34 @@ describeKernel('the link view follows the kernel', () => {
     await same();
   });
 
-  it('names the mount points that came or went, and nothing when no mount changed', async () => {
-    const notices = new LinkNotices(Lab.path(lab.host), defaultRunner);
-    const name = lab.name('mnt');
-    // Only this test's mount point: other test files make namespaces in the same mount namespace
-    // at the same time, and their mount points are named too.
-    const mounts = async () => {
-      const got = await notices.drain();
-      if (got === undefined || got === 'lost') throw new Error(`no notices: ${String(got)}`);
-      return got.flatMap((n) => (n.type === 'mounts' && n.path === Lab.path(name) ? [n.path] : []));
-    };
-    try {
-      expect(await notices.drain()).toBe('lost');
-      expect(await mounts()).toEqual([]);
-      execFileSync('ip', ['netns', 'add', name]);
-      // The script compares the mount table as soon as it changes, and a drain polls again anyway.
-      expect(await mounts()).toEqual([Lab.path(name)]);
-      expect(await mounts()).toEqual([]);
-      execFileSync('ip', ['netns', 'del', name]);
-      expect(await mounts()).toEqual([Lab.path(name)]);
-    } finally {
-      spawnSync('ip', ['netns', 'del', name]);
-      await notices.close();
-    }
-  });
+  it.each(['ids', 'mountinfo'] as const)(
+    'names the mount points that came or went, and nothing when no mount changed (%s)',
+    async (how) => {
+      const notices = new LinkNotices(Lab.path(lab.host), defaultRunner, { mounts: how });
+      const name = lab.name(`mnt-${how}`);
+      // Only this test's mount point: other test files make namespaces in the same mount namespace
+      // at the same time, and their mount points are named too.
+      const mounts = async () => {
+        const got = await notices.drain();
+        if (got === undefined || got === 'lost') throw new Error(`no notices: ${String(got)}`);
+        return got.flatMap((n) => (n.type === 'mounts' && n.path === Lab.path(name) ? [n.path] : []));
+      };
+      try {
+        expect(await notices.drain()).toBe('lost');
+        // listmount(2) came with Linux 6.8; before it, the script reads mountinfo whatever it is asked.
+        const [major = 0, minor = 0] = release().split('.').map(Number);
+        expect(notices.mountSource).toBe(how === 'ids' && major * 100 + minor >= 608 ? 'ids' : 'lines');
+        expect(await mounts()).toEqual([]);
+        execFileSync('ip', ['netns', 'add', name]);
+        // The script compares the mount table as soon as it changes, and a drain polls again anyway.
+        expect(await mounts()).toEqual([Lab.path(name)]);
+        expect(await mounts()).toEqual([]);
+        execFileSync('ip', ['netns', 'del', name]);
+        expect(await mounts()).toEqual([Lab.path(name)]);
+      } finally {
+        spawnSync('ip', ['netns', 'del', name]);
+        await notices.close();
+      }
+    },
+  );
 });
