@@ -57,12 +57,15 @@ export const watchCommand: Command = {
     const emit = (obj: Record<string, unknown> & { type: string }, human: string) => {
       if (types.size > 0 && !types.has(obj.type)) return;
       const last = pending.at(-1);
-      if (obj.object === 'element' && last?.obj.object === 'element' && last.human === human) {
-        last.count++;
+      // An event may stand for a run already (monitor/nft-notices.ts counts alike notices).
+      const { count: n, ...rest } = obj;
+      const count = typeof n === 'number' ? n : 1;
+      if (rest.object === 'element' && last?.obj.object === 'element' && last.human === human) {
+        last.count += count;
         return;
       }
       if (pending.length === 0) setImmediate(flush);
-      pending.push({ time: new Date().toISOString(), obj, human, count: 1 });
+      pending.push({ time: new Date().toISOString(), obj: rest, human, count });
     };
     const { hooks } = controller;
     hooks.on('topology', (e) => emit({ ...e }, describeEvent(e)));

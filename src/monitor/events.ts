@@ -54,5 +54,7 @@ export const rulesetEventSchema = z.object({
   name: z.string().optional(),
   /** Set for another table's change (a host firewall's reload, say): "family table". */
   foreign: z.string().optional(),
+  /** How many alike notices in a row the event stands for (a rebuild's elements of one set), when more than one. */
+  count: z.number().int().positive().optional(),
 });
 export type RulesetEvent = z.infer<typeof rulesetEventSchema>;

@@ -2,12 +2,13 @@
 import { watch } from 'node:fs';
 import { mkdir, readdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { defer, filter, from, map, mergeMap, Observable, switchMap } from 'rxjs';
+import { catchError, defer, filter, from, map, mergeMap, Observable, switchMap, throwError } from 'rxjs';
 import type { Runner } from '../exec/runner.js';
 import { Ip } from '../ip/ip.js';
 import type { NetnsEvent, RulesetEvent, TopologyEvent } from './events.js';
 import { parseMonitorLine } from './ip-monitor-parse.js';
 import { parseNftMonitorLine } from './nft-monitor-parse.js';
+import { NOTICES_COMMAND, parseNftNotice } from './nft-notices.js';
 import { processLines, type ChildInfo } from './process-lines.js';
 
 /** Link, address and route events of one namespace; links are "added" the first time their index is seen. */
@@ -33,7 +34,11 @@ export function ipMonitor(runner: Runner, netns: string | undefined, onChild?: (
   );
 }
 
-/** Changes to the owned table, whoever made them. */
+/**
+ * Changes to the owned table, whoever made them, and other tables' tables, chains and rules (as
+ * foreign). Read by a perl from the kernel's notices (monitor/nft-notices.ts); where that script
+ * ends before it is subscribed (no perl, no socket), by `nft -j monitor`.
+ */
 export function nftMonitor(
   netns: string | undefined,
   family: string,
@@ -41,10 +46,22 @@ export function nftMonitor(
   onChild?: (c: ChildInfo) => void,
   runner?: Pick<Runner, 'spawn'>,
 ): Observable<RulesetEvent> {
-  return processLines('nft', ['-j', 'monitor'], netns, onChild, runner).pipe(
+  const byNft = processLines('nft', ['-j', 'monitor'], netns, onChild, runner).pipe(
     map((line) => parseNftMonitorLine(line, family, table)),
-    filter((e) => e !== undefined),
   );
+  const [perl, args] = NOTICES_COMMAND;
+  return defer(() => {
+    let ready = false;
+    return processLines(perl, args, netns, onChild, runner).pipe(
+      map((line) => parseNftNotice(line, family, table)),
+      filter((e) => {
+        if (e !== 'ready') return true;
+        ready = true;
+        return false;
+      }),
+      catchError((err: unknown) => (ready ? throwError(() => err) : byNft)),
+    );
+  }).pipe(filter((e): e is RulesetEvent => e !== undefined && e !== 'ready'));
 }
 
 /** Named namespaces appearing in and vanishing from a directory (/run/netns). */

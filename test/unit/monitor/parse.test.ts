@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseMonitorLine } from '../../../src/monitor/ip-monitor-parse.js';
 import { parseNftMonitorLine } from '../../../src/monitor/nft-monitor-parse.js';
+import { parseNftNotice } from '../../../src/monitor/nft-notices.js';
 
 // Captured on this kernel: bridge and veth created, addresses and routes added, then all deleted.
 const ipLines = readFileSync(new URL('../../fixtures/ip-monitor.txt', import.meta.url), 'utf8')
@@ -145,5 +146,57 @@ describe('nft -j monitor parser (real output)', () => {
     });
     const other = '{"add": {"element": {"family": "ip", "table": "nftbridge", "name": "s", "elem": {"set": ["x"]}}}}';
     expect(parseNftMonitorLine(other, 'inet', 'nftbridge')).toBeUndefined();
+  });
+});
+
+describe('nft notices parser (monitor/nft-notices.ts lines)', () => {
+  const hex = (s: string) => Buffer.from(s).toString('hex');
+  const line = (action: string, object: string, family: string, table: string, name: string | undefined, count: number) =>
+    `N ${action} ${object} ${family} ${hex(table)} ${name === undefined ? '-' : hex(name)} ${count}`;
+
+  it("reads the owned table's events, with a count for a run, as the nft -j monitor parser would", () => {
+    expect(parseNftNotice(line('add', 'element', 'inet', 'nftbridge', 'pub4_any_addr', 300), 'inet', 'nftbridge')).toEqual({
+      type: 'ruleset',
+      action: 'add',
+      object: 'element',
+      name: 'pub4_any_addr',
+      count: 300,
+    });
+    expect(parseNftNotice(line('delete', 'table', 'inet', 'nftbridge', 'nftbridge', 1), 'inet', 'nftbridge')).toEqual({
+      type: 'ruleset',
+      action: 'delete',
+      object: 'table',
+      name: 'nftbridge',
+    });
+    // A rule has no name; the anti-spoofing table is the bridge family's of the same name.
+    expect(parseNftNotice(line('add', 'rule', 'inet', 'nftbridge', undefined, 2), 'inet', 'nftbridge')).toEqual({
+      type: 'ruleset',
+      action: 'add',
+      object: 'rule',
+      count: 2,
+    });
+    expect(parseNftNotice(line('delete', 'element', 'bridge', 'nftbridge', 'spoof4', 1), 'inet', 'nftbridge')).toMatchObject({
+      object: 'element',
+      name: 'spoof4',
+    });
+  });
+
+  it("marks other tables' tables, chains and rules as foreign, drops their sets and elements, and reports lost notices as anybody's", () => {
+    expect(parseNftNotice(line('add', 'rule', 'inet', 'firewalld', undefined, 40), 'inet', 'nftbridge')).toEqual({
+      type: 'ruleset',
+      action: 'add',
+      object: 'rule',
+      foreign: 'inet firewalld',
+      count: 40,
+    });
+    expect(parseNftNotice(line('add', 'table', 'ip', 'nftbridge', 'nftbridge', 1), 'inet', 'nftbridge')).toMatchObject({
+      foreign: 'ip nftbridge',
+    });
+    expect(parseNftNotice(line('add', 'element', 'inet', 'f2b', 'ban', 3), 'inet', 'nftbridge')).toBeUndefined();
+    expect(parseNftNotice(line('add', 'set', 'inet', 'f2b', 'ban', 1), 'inet', 'nftbridge')).toBeUndefined();
+    expect(parseNftNotice(line('add', 'table', 'arp', 'x', 'x', 1), 'inet', 'nftbridge')).toBeUndefined();
+    expect(parseNftNotice('O', 'inet', 'nftbridge')).toEqual({ type: 'ruleset', action: 'lost', object: 'unknown', foreign: 'unknown' });
+    expect(parseNftNotice('ready', 'inet', 'nftbridge')).toBe('ready');
+    expect(parseNftNotice('something else', 'inet', 'nftbridge')).toBeUndefined();
   });
 });
