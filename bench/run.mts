@@ -895,7 +895,9 @@ async function benchCni() {
     // The plugin's resident helper, stopped by the PID it wrote beside its socket.
     for (const f of readdirSync(join(dir, 'run'), { withFileTypes: true }).filter((e) => e.name.endsWith('.pid')))
       try {
-        process.kill(Number(readFileSync(join(dir, 'run', f.name), 'utf8').trim()), 'SIGTERM');
+        // Only a real PID: kill(0) would signal this benchmark's own process group.
+        const pid = Number(readFileSync(join(dir, 'run', f.name), 'utf8').trim());
+        if (Number.isInteger(pid) && pid > 1) process.kill(pid, 'SIGTERM');
       } catch {
         // Gone already.
       }
