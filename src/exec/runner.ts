@@ -51,18 +51,6 @@ const PATH = [process.env.PATH ?? '', '/usr/local/sbin', '/usr/sbin', '/sbin'].f
 export const CHILD_ENV = { PATH, LC_ALL: 'C' } as const;
 
 /**
- * nft's environment: glibc's fast bins off. A document of thousands of map elements spends much
- * of nft's time in malloc, consolidating fast bins that its many small frees fill (perf); without
- * them nft loads 10,000 ports about a tenth faster (bench: "full rebuild", and the repair floor
- * of "watch on a large host"). Other allocators ignore the variable.
- */
-const NFT_ENV = {
-  ...CHILD_ENV,
-  GLIBC_TUNABLES: [process.env.GLIBC_TUNABLES, 'glibc.malloc.mxfast=0'].filter(Boolean).join(':'),
-} as const;
-export const envOf = (command: string) => (command === 'nft' ? NFT_ENV : CHILD_ENV);
-
-/**
  * Wraps a command so it runs inside a namespace without a shell. `ip` switches to a named
  * namespace itself (`ip -n NAME`), which saves starting nsenter as well.
  */
@@ -90,7 +78,7 @@ export class ExecaRunner implements Runner {
     return execa(file, args, {
       buffer: options.buffer ?? false,
       reject: false,
-      env: envOf(command),
+      env: CHILD_ENV,
       cleanup: true,
       stdin: options.stdin ?? 'ignore',
     });
@@ -99,7 +87,7 @@ export class ExecaRunner implements Runner {
   async run(command: string, argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
     const [file, args] = inNetns(command, argv, options.netns);
     const fh = options.inputAsFile ? await stdinFile(options.input ?? '') : undefined;
-    const common = { reject: false, env: envOf(command), stripFinalNewline: false } as const;
+    const common = { reject: false, env: CHILD_ENV, stripFinalNewline: false } as const;
     const result = await (fh
       ? execa(file, args, { ...common, stdin: fh.fd as unknown as 'pipe' }) // execa 9 passes an fd number through; its types omit it
       : execa(file, args, { ...common, input: options.input ?? '' })
