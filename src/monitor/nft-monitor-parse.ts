@@ -26,10 +26,8 @@ export function parseNftMonitorLine(line: string, family: string, table: string)
   if (text === '') return undefined;
   const head = ELEMENT_HEAD.exec(text);
   if (head) {
-    const [, action, fam, tbl, name] = head;
-    // Another table's elements (fail2ban's bans, say) matter to nobody here.
-    if (tbl !== table || (fam !== family && fam !== 'bridge')) return undefined;
-    return { type: 'ruleset', action: action ?? 'unknown', object: 'element', ...(name ? { name } : {}) };
+    const [, action = 'unknown', fam = '', tbl = '', name] = head;
+    return classifyNotice({ action, object: 'element', family: fam, table: tbl, name }, family, table);
   }
   let json: unknown;
   try {
@@ -41,16 +39,30 @@ export function parseNftMonitorLine(line: string, family: string, table: string)
   if (!parsed.success) return undefined;
   const [action, objects] = Object.entries(parsed.data)[0] ?? [];
   const [object, body] = Object.entries(objects ?? {})[0] ?? [];
-  // nftbridge's anti-spoofing table has the same name in the bridge family.
   if (!action || !object || !body) return undefined;
-  const ownFamily = body.family === family || body.family === 'bridge';
-  const ours = ownFamily && (object === 'table' ? body.name === table : body.table === table);
+  const of = object === 'table' ? body.name : body.table;
+  return classifyNotice({ action, object, family: body.family ?? '', table: of ?? '', name: body.name }, family, table);
+}
+
+/**
+ * What one notice of nftables (from nft monitor's JSON or from the kernel itself, monitor/
+ * nft-notices.ts) is to nftbridge: an event of its table (`table`, in `family` or, for the
+ * anti-spoofing table of the same name, in the bridge family), a foreign one, or nothing.
+ * `notice.table` is the table the object belongs to (a table's own name for a table).
+ */
+export function classifyNotice(
+  notice: { action: string; object: string; family: string; table: string; name?: string | undefined; count?: number },
+  family: string,
+  table: string,
+): RulesetEvent | undefined {
+  const { action, object, name, count } = notice;
+  const many = count !== undefined && count > 1 ? { count } : {};
+  const ours = (notice.family === family || notice.family === 'bridge') && notice.table === table;
   if (!ours) {
     // Another table's tables, chains and rules (a firewall reloading, an admin's edit) matter to
     // the host firewall integration; its sets and elements (fail2ban's bans, say) do not.
-    if (!FOREIGN_OBJECTS.has(object) || !FOREIGN_FAMILIES.has(body.family ?? '')) return undefined;
-    const foreignTable = object === 'table' ? body.name : body.table;
-    return rulesetEventSchema.parse({ type: 'ruleset', action, object, foreign: `${body.family} ${foreignTable ?? ''}`.trim() });
+    if (!FOREIGN_OBJECTS.has(object) || !FOREIGN_FAMILIES.has(notice.family)) return undefined;
+    return rulesetEventSchema.parse({ type: 'ruleset', action, object, foreign: `${notice.family} ${notice.table}`.trim(), ...many });
   }
-  return rulesetEventSchema.parse({ type: 'ruleset', action, object, ...(body.name ? { name: body.name } : {}) });
+  return rulesetEventSchema.parse({ type: 'ruleset', action, object, ...(name ? { name } : {}), ...many });
 }

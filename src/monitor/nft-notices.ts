@@ -10,7 +10,8 @@
  * perl-base is essential on Debian; where perl or the socket is missing, the script ends before
  * "ready" and the caller falls back to `nft -j monitor` (monitor/sources.ts).
  */
-import { rulesetEventSchema, type RulesetEvent } from './events.js';
+import type { RulesetEvent } from './events.js';
+import { classifyNotice } from './nft-monitor-parse.js';
 
 /**
  * Socket: NETLINK_NETFILTER (12), group NFNLGRP_NFTABLES (7, bit 6 of the bind mask), a receive
@@ -79,8 +80,6 @@ for (;;) {
 /** The perl's command line; its last argument names it in a process listing. */
 export const NOTICES_COMMAND = ['perl', ['-e', SCRIPT, 'nft-monitor']] as const;
 
-const FOREIGN_OBJECTS = new Set(['table', 'chain', 'rule']);
-const FOREIGN_FAMILIES = new Set(['ip', 'ip6', 'inet']);
 const text = (hex: string | undefined): string => (hex === undefined || hex === '-' ? '' : Buffer.from(hex, 'hex').toString());
 
 /**
@@ -94,13 +93,5 @@ export function parseNftNotice(line: string, family: string, table: string): Rul
   if (line === 'O') return { type: 'ruleset', action: 'lost', object: 'unknown', foreign: 'unknown' };
   const [tag, action, object, fam = '', tableHex, nameHex, n] = line.split(' ');
   if (tag !== 'N' || !action || !object) return undefined;
-  const tbl = text(tableHex);
-  const name = text(nameHex);
-  const count = Number(n);
-  const ours = (fam === family || fam === 'bridge') && tbl === table;
-  if (!ours) {
-    if (!FOREIGN_OBJECTS.has(object) || !FOREIGN_FAMILIES.has(fam)) return undefined;
-    return rulesetEventSchema.parse({ type: 'ruleset', action, object, foreign: `${fam} ${tbl}`.trim(), ...(count > 1 ? { count } : {}) });
-  }
-  return rulesetEventSchema.parse({ type: 'ruleset', action, object, ...(name ? { name } : {}), ...(count > 1 ? { count } : {}) });
+  return classifyNotice({ action, object, family: fam, table: text(tableHex), name: text(nameHex), count: Number(n) }, family, table);
 }
