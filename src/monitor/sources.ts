@@ -2,7 +2,7 @@
 import { watch } from 'node:fs';
 import { mkdir, readdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { catchError, defer, filter, from, map, mergeMap, Observable, switchMap, throwError } from 'rxjs';
+import { catchError, defer, filter, from, map, mergeMap, Observable, switchMap, tap, throwError } from 'rxjs';
 import type { Runner } from '../exec/runner.js';
 import { Ip } from '../ip/ip.js';
 import type { NetnsEvent, RulesetEvent, TopologyEvent } from './events.js';
@@ -54,10 +54,8 @@ export function nftMonitor(
     let ready = false;
     return processLines(perl, args, netns, onChild, runner).pipe(
       map((line) => parseNftNotice(line, family, table)),
-      filter((e) => {
-        if (e !== 'ready') return true;
-        ready = true;
-        return false;
+      tap((e) => {
+        if (e === 'ready') ready = true;
       }),
       catchError((err: unknown) => (ready ? throwError(() => err) : byNft)),
     );
