@@ -158,8 +158,15 @@ describeKernel.each(KINDS)('under %s', (kind) => {
     const triggers: string[] = [];
     // Every convergence's reasons: the repair may start from any of the monitors, but the signal must arrive.
     for (const event of ['drift', 'idle'] as const) controller.hooks.on(event, (r) => triggers.push(...r.reasons.map((t) => t.source)));
+    // The first convergence must be over before the deletes: one that reads the permanent config
+    // between them puts the policy back, and the reload then refuses a policy whose zone is gone.
+    const settled = new Promise<void>((resolve, reject) => {
+      const timeout = setTimeout(() => reject(new Error('watch did not settle within 15 s of starting')), 15_000);
+      controller.hooks.once('idle', () => resolve(clearTimeout(timeout)));
+    });
     controller.start();
     try {
+      await settled;
       await traffic();
       const cmd = (...args: string[]) => execa('firewall-cmd', args, { env: fw.env });
       await cmd('--permanent', '--delete-policy=nftbridge-forward');
