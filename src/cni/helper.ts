@@ -69,8 +69,20 @@ export async function serve(path: string, idleMs = Number(process.env.NFTBRIDGE_
   keepHostsOpen();
   let queue: Promise<unknown> = Promise.resolve();
   let timer: NodeJS.Timeout | undefined;
+  // Connections open now. The helper leaves only once none is: a call cut off midway would leave
+  // its work half done, and the launcher, with no answer, runs it again with Node.
+  let open = 0;
+  let leaving = false;
+  let drained = () => undefined as void;
   // Half-open: the launcher closes its side after the request and still reads the reply.
   const server = createServer({ allowHalfOpen: true }, (socket: Socket) => {
+    open++;
+    if (timer) clearTimeout(timer);
+    socket.once('close', () => {
+      if (--open > 0) return;
+      if (leaving) drained();
+      else arm();
+    });
     const chunks: Buffer[] = [];
     socket.on('data', (d: Buffer) => chunks.push(d));
     socket.on('error', () => undefined);
@@ -82,17 +94,17 @@ export async function serve(path: string, idleMs = Number(process.env.NFTBRIDGE_
         const needsNetns = env.CNI_COMMAND === 'ADD' || env.CNI_COMMAND === 'CHECK';
         if (needsNetns && env.CNI_NETNS && !existsSync(env.CNI_NETNS)) {
           socket.end(`${NOT_SERVED}\n`);
-          arm();
           return;
         }
         const reply = await runPlugin(env, stdin);
         socket.end(`${reply.code}\n${reply.stdout}`);
-        arm();
       });
     });
   });
   let ino = 0;
   const quit = async () => {
+    if (leaving) return;
+    leaving = true;
     // Only its own socket and PID file: a newer helper may have taken the name meanwhile.
     const ownsSocket = (() => {
       try {
@@ -112,6 +124,8 @@ export async function serve(path: string, idleMs = Number(process.env.NFTBRIDGE_
     } catch {
       // Gone already.
     }
+    // No new connection comes after close(); the open ones finish their calls first.
+    if (open > 0) await new Promise<void>((resolve) => (drained = resolve));
     await queue.catch(() => undefined);
     await closeHosts();
     process.exit(0);
