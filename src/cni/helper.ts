@@ -73,7 +73,7 @@ export async function serve(path: string, idleMs = Number(process.env.NFTBRIDGE_
   // its work half done, and the launcher, with no answer, runs it again with Node.
   let open = 0;
   let leaving = false;
-  let drained = () => undefined as void;
+  let drained: () => void = () => undefined;
   // Half-open: the launcher closes its side after the request and still reads the reply.
   const server = createServer({ allowHalfOpen: true }, (socket: Socket) => {
     open++;
