@@ -1,6 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { filter, firstValueFrom, take, toArray } from 'rxjs';
+import { filter, firstValueFrom, map, scan } from 'rxjs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Host, isKind } from '../../src/index.js';
 import { Lab } from '../../src/lab/lab.js';
@@ -26,20 +26,28 @@ describeKernel('watch and topology events', () => {
 
   it('host.events$() is a typed stream any program can filter by kind', async () => {
     const host = await Host.open({ netns: lab.host, stateDir: lab.stateDir });
+    // The monitor starts when subscribed, and says nothing when it is ready: probes go out until one
+    // is seen whole (added, then deleted), each under a name of its own so no half-seen one counts.
     const links = firstValueFrom(
       host.events$().pipe(
         filter(isKind('link')),
-        filter((e) => e.name === 'probe0'),
-        take(2),
-        toArray(),
+        filter((e) => e.name.startsWith('probe')),
+        scan((seen, e) => [...seen, e], [] as { name: string; action: string; kind?: string }[]),
+        map((seen) => seen.filter((e) => seen.some((a) => a.name === e.name && a.action === 'added'))),
+        filter((seen) => seen.some((e) => e.action === 'deleted')),
       ),
     );
-    await new Promise((r) => setTimeout(r, 300)); // let the monitor start
-    execFileSync('ip', ['-n', lab.host, 'link', 'add', 'probe0', 'type', 'bridge']);
-    execFileSync('ip', ['-n', lab.host, 'link', 'del', 'probe0']);
+    let done = false;
+    void links.finally(() => (done = true));
+    for (let i = 0; i < 50 && !done; i++) {
+      execFileSync('ip', ['-n', lab.host, 'link', 'add', `probe${i}`, 'type', 'bridge']);
+      execFileSync('ip', ['-n', lab.host, 'link', 'del', `probe${i}`]);
+      await new Promise((r) => setTimeout(r, 200));
+    }
     const events = await links;
-    expect(events[0]).toMatchObject({ type: 'link', action: 'added', name: 'probe0', kind: 'bridge' });
-    expect(events[1]).toMatchObject({ type: 'link', action: 'deleted', name: 'probe0' });
+    expect(events[0]).toMatchObject({ type: 'link', action: 'added', kind: 'bridge' });
+    expect(events[1]).toMatchObject({ type: 'link', action: 'deleted', name: events[0]?.name });
+    await host.close();
   });
 
   it('nftbridge watch --json prints one typed object per line, repairs, and exits 0 on SIGTERM leaving no child', async () => {
