@@ -5,6 +5,7 @@ import { NftSession } from './session.js';
 import { WarmNft } from './warm.js';
 import { type ChainObj, listingSchema, type Family, type Listing, type NftDocument } from './schema.js';
 import { nftFeatures } from './features.js';
+import { sameJson } from './same-json.js';
 import { serialize } from './serialize.js';
 import { RulesetGeneration } from './generation.js';
 
@@ -80,7 +81,7 @@ export class NftClient {
   private sessionWorked = false;
 
   /** The last document validated, as given and as serialized: repairs apply the same one again. */
-  private lastValidated: { doc: NftDocument; input: string; text: string } | undefined;
+  private lastValidated: { doc: NftDocument; text: string } | undefined;
 
   /** The ruleset generation now; undefined without the long-lived processes, or where it cannot be read. */
   async generationNow(): Promise<number | undefined> {
@@ -146,14 +147,11 @@ export class NftClient {
 
   private async applyText(doc: NftDocument): Promise<void> {
     // Validation is a good part of a repair (bench: "repair latency"); the text of a document
-    // that passed once needs no second look.
-    // The same document object again (a repair of an unchanged state: Firewall.render keeps its
-    // document) is not even stringified, which at 10,000 ports is itself a good part of a repair
-    // (bench: "watch on a large host").
+    // that passed once needs no second look. The same document object again (a repair of an
+    // unchanged state: Firewall.render keeps its document) is not even walked.
     const last = this.lastValidated;
-    const input = last?.doc === doc ? last.input : JSON.stringify(doc);
-    const text = last?.input === input ? last.text : serialize(doc);
-    this.lastValidated = { doc, input, text };
+    const text = last && (last.doc === doc || sameJson(last.doc, doc)) ? last.text : serialize(doc);
+    this.lastValidated = { doc, text };
     await this.withSession(
       async (session) => void (await session.run(text)),
       async () => {
