@@ -32,7 +32,8 @@ describe('sameJson', () => {
   });
 
   it('agrees with comparing JSON text on documents that differ in one element', () => {
-    const elems = (n: number, odd: number) => Array.from({ length: n }, (_, i) => [{ concat: ['tcp', 1000 + i] }, i === odd ? '10.0.0.3' : '10.0.0.2']);
+    const elems = (n: number, odd: number) =>
+      Array.from({ length: n }, (_, i) => [{ concat: ['tcp', 1000 + i] }, i === odd ? '10.0.0.3' : '10.0.0.2']);
     const a = { nftables: [{ add: { element: { name: 'm', elem: elems(500, -1) } } }] };
     for (const odd of [-1, 0, 250, 499]) {
       const b = { nftables: [{ add: { element: { name: 'm', elem: elems(500, odd) } } }] };
