@@ -2,7 +2,9 @@
  * Whether two JSON values are the same, key order aside. A repair renders its document afresh from
  * a state equal to the last one; telling that it is the same document costs a walk, where
  * stringifying it to compare cost several times more at 10,000 ports (bench: "full rebuild").
- * Errs only towards "different" (an undefined member, NaN), which just serializes anew.
+ * Errs only towards "different" (an undefined member, NaN), which just serializes anew. Node's
+ * util.isDeepStrictEqual answers the same, but checks prototypes and tags of every object on the
+ * way: 2.4-3.6 ms against 0.6-0.7 ms for this walk on the same 10,000-port documents (by hand).
  */
 export function sameJson(a: unknown, b: unknown): boolean {
   if (a === b) return true;
