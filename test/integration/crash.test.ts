@@ -167,10 +167,9 @@ describeKernel('kill -9 at any point leaves nothing that nobody knows about', ()
       }
     }
     // Most rounds must really have been killed midway, or the harness shows nothing.
-    expect(
-      interrupted,
-      `seed ${seed}: only ${interrupted} of ${rounds} rounds were killed before they finished`,
-    ).toBeGreaterThanOrEqual(iterations / 2);
+    expect(interrupted, `seed ${seed}: only ${interrupted} of ${rounds} rounds were killed before they finished`).toBeGreaterThanOrEqual(
+      iterations / 2,
+    );
     cliOk([...g, 'down']);
     expect(snapshot(lab.host)).toEqual(baseline);
     expect(labNamespaces()).toEqual([]);
