@@ -20,18 +20,23 @@ const FAMILIES = [4, 6] as const;
 
 const familyOf = (addr: string): IpFamily => (addr.includes(':') ? 6 : 4);
 
-/** The lookup key of each kind of port map, as matched in the DNAT rules. */
+/** Kinds whose key is the port alone: the protocol is the map's, matched by the rule. */
+const byProtocol = (kind: PortMapKind): kind is 'tcp' | 'udp' => kind === 'tcp' || kind === 'udp';
+
+/**
+ * The lookup key of each kind of port map, as matched in the DNAT rules. `tcp dport` carries its
+ * own protocol match (nft adds it, and lists the rule back without it).
+ */
 function portKey(fam: IpFamily, kind: PortMapKind): Expr {
-  const tail = [e.meta('l4proto'), e.payload('th', 'dport')];
-  return kind === 'any' ? e.concat(...tail) : e.concat(e.payload(L3[fam], 'daddr'), ...tail);
+  return byProtocol(kind) ? e.payload(kind, 'dport') : e.concat(e.payload(L3[fam], 'daddr'), e.meta('l4proto'), e.payload('th', 'dport'));
 }
 
-function portKeyType(fam: IpFamily, kind: PortMapKind): string[] {
-  return kind === 'any' ? ['inet_proto', 'inet_service'] : [ADDR_TYPE[fam], 'inet_proto', 'inet_service'];
+function portKeyType(fam: IpFamily, kind: PortMapKind): string | string[] {
+  return byProtocol(kind) ? 'inet_service' : [ADDR_TYPE[fam], 'inet_proto', 'inet_service'];
 }
 
 export const portMapKind = (port: PublishedPort): PortMapKind =>
-  port.hostPortEnd > port.hostPort ? 'range' : port.hostIp === undefined ? 'any' : 'ip';
+  port.hostPortEnd > port.hostPort ? 'range' : port.hostIp === undefined ? port.protocol : 'ip';
 
 /** Map elements for one published port; a range is one interval in the address map. */
 export function portElements(
@@ -51,8 +56,7 @@ function elementsFor(port: PublishedPort, ep: Endpoint): { set: string; elem: El
     if (port.hostIp !== undefined && familyOf(port.hostIp) !== fam) continue;
     const target = ep.addresses.find((a) => familyOf(a) === fam);
     if (target === undefined) continue;
-    const key = (ports: Expr): Expr =>
-      kind === 'any' ? e.concat(port.protocol, ports) : e.concat(port.hostIp ?? ANY[fam], port.protocol, ports);
+    const key = (ports: Expr): Expr => (byProtocol(kind) ? ports : e.concat(port.hostIp ?? ANY[fam], port.protocol, ports));
     const ports: Expr = kind === 'range' ? e.range(port.hostPort, port.hostPortEnd) : port.hostPort;
     out.push({ set: portMapName(fam, kind, 'addr'), elem: [[key(ports), target]] });
     // The port map needs one element per port: its data is a single port.
@@ -146,7 +150,7 @@ function dnatRules(tx: Transaction): void {
   for (const fam of FAMILIES)
     for (const kind of PORT_MAP_KINDS)
       tx.addRule(CHAIN[`dnat${fam}`], [
-        e.match(e.meta('l4proto'), e.anonSet(['tcp', 'udp'])),
+        ...(byProtocol(kind) ? [] : [e.match(e.meta('l4proto'), e.anonSet(['tcp', 'udp']))]),
         e.dnatViaMaps(L3[fam], portKey(fam, kind), portMapName(fam, kind, 'addr'), portMapName(fam, kind, 'port')),
       ]);
   // Bridges get route_localnet (so the host's 127.0.0.1 can reach a container); nothing that did

@@ -24,6 +24,12 @@ import { classifyNotice } from './nft-monitor-parse.js';
  * Out: `ready` once subscribed; `N action object family table name count` (table and name in hex,
  * `-` for none) for a run of alike notices, written when the socket has nothing more; `O` when
  * the socket overflowed and notices were lost.
+ *
+ * In, one command a line (monitor/notice-gate.ts): `quiet` leaves the group, `loud` joins it
+ * again, each answered with its own name once done; `lost` is answered with `O`. A subscriber
+ * costs the kernel a message per element committed (a third more time for a load of 20,000
+ * elements, bench: "watch on a large host"), so the daemon leaves while it loads a big document
+ * of its own. Commands are read when the socket has nothing more.
  */
 const SCRIPT = String.raw`
 use strict; use Socket qw(SOCK_RAW); use IO::Handle;
@@ -38,7 +44,15 @@ my %what = (0 => ['add', 'table', 1], 2 => ['delete', 'table', 1], 3 => ['add', 
   22 => ['add', 'flowtable', 2], 24 => ['delete', 'flowtable', 2]);
 my ($run, $n) = ('', 0);
 sub flush_run { print "N $run $n\n" if $n; ($run, $n) = ('', 0); }
-my $bits = ''; vec($bits, fileno($s), 1) = 1;
+my $bits = ''; vec($bits, fileno($s), 1) = 1; vec($bits, fileno(STDIN), 1) = 1;
+my $in = '';
+sub command {
+  my ($c) = @_;
+  # SOL_NETLINK (270): NETLINK_DROP_MEMBERSHIP (2), NETLINK_ADD_MEMBERSHIP (1), group 7.
+  if ($c eq 'quiet') { setsockopt($s, 270, 2, pack('i', 7)); print "quiet\n"; }
+  elsif ($c eq 'loud') { setsockopt($s, 270, 1, pack('i', 7)); print "loud\n"; }
+  elsif ($c eq 'lost') { print "O\n"; }
+}
 for (;;) {
   my $from = recv($s, my $buf, 1 << 20, 0x40);
   if (!defined $from) {
@@ -47,6 +61,12 @@ for (;;) {
     die "recv: $!\n" unless $!{EAGAIN};
     flush_run(); STDOUT->flush;
     my $r = $bits; select($r, undef, undef, undef);
+    if (vec($r, fileno(STDIN), 1)) {
+      # End of input (nobody sends commands): only the socket is waited on from now.
+      if (!sysread(STDIN, $in, 4096, length $in)) { vec($bits, fileno(STDIN), 1) = 0; next; }
+      command($1) while $in =~ s/^([^\n]*)\n//;
+      STDOUT->flush;
+    }
     next;
   }
   for (my $off = 0; $off + 20 <= length $buf; ) {
@@ -90,6 +110,7 @@ const text = (hex: string | undefined): string => (hex === undefined || hex === 
  */
 export function parseNftNotice(line: string, family: string, table: string): RulesetEvent | 'ready' | undefined {
   if (line === 'ready') return 'ready';
+  if (line === 'quiet' || line === 'loud') return undefined; // answers to the gate (sources.ts)
   if (line === 'O') return { type: 'ruleset', action: 'lost', object: 'unknown', foreign: 'unknown' };
   const [tag, action, object, fam = '', tableHex, nameHex, n] = line.split(' ');
   if (tag !== 'N' || !action || !object) return undefined;

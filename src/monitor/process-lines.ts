@@ -11,6 +11,8 @@ export interface ChildInfo {
   command: string;
   /** Resolves when the process has exited. */
   exited: Promise<void>;
+  /** Writes to its stdin; only for a process started with `stdin: 'pipe'`. */
+  send?: (text: string) => void;
 }
 
 export function processLines(
@@ -19,9 +21,14 @@ export function processLines(
   netns: string | undefined,
   onChild?: (c: ChildInfo) => void,
   runner: Pick<Runner, 'spawn'> = defaultRunner,
+  stdin: 'pipe' | 'ignore' = 'ignore',
 ): Observable<string> {
   return new Observable<string>((subscriber) => {
-    const child = runner.spawn(command, argv, netns ? { netns } : {});
+    const child = runner.spawn(command, argv, { ...(netns ? { netns } : {}), stdin });
+    const input = stdin === 'pipe' ? child.stdin : null;
+    // A write after the process ended fails on the pipe; the exit is reported above instead.
+    input?.on('error', () => undefined);
+    const send = input ? (text: string) => void input.write(text) : undefined;
     let stopping = false;
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => void (stderr = (stderr + d.toString()).slice(-2000)));
@@ -33,7 +40,7 @@ export function processLines(
         if (!stopping) subscriber.error(err);
       },
     );
-    if (child.pid !== undefined) onChild?.({ pid: child.pid, command: [command, ...argv].join(' '), exited });
+    if (child.pid !== undefined) onChild?.({ pid: child.pid, command: [command, ...argv].join(' '), exited, ...(send ? { send } : {}) });
     if (child.stdout) createInterface({ input: child.stdout }).on('line', (line) => subscriber.next(line));
     return () => {
       stopping = true;

@@ -2,13 +2,14 @@
 import { watch } from 'node:fs';
 import { mkdir, readdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { catchError, defer, filter, from, map, mergeMap, Observable, switchMap, tap, throwError } from 'rxjs';
+import { catchError, defer, filter, finalize, from, map, mergeMap, Observable, switchMap, tap, throwError } from 'rxjs';
 import type { Runner } from '../exec/runner.js';
 import { Ip } from '../ip/ip.js';
 import type { NetnsEvent, RulesetEvent, TopologyEvent } from './events.js';
 import { parseMonitorLine } from './ip-monitor-parse.js';
 import { parseNftMonitorLine } from './nft-monitor-parse.js';
 import { NOTICES_COMMAND, parseNftNotice } from './nft-notices.js';
+import type { NoticeGate } from './notice-gate.js';
 import { processLines, type ChildInfo } from './process-lines.js';
 
 /** Link, address and route events of one namespace; links are "added" the first time their index is seen. */
@@ -45,6 +46,8 @@ export function nftMonitor(
   table: string,
   onChild?: (c: ChildInfo) => void,
   runner?: Pick<Runner, 'spawn'>,
+  /** Takes the script's commands while it runs (the watch daemon's; `nft -j monitor` takes none). */
+  gate?: NoticeGate,
 ): Observable<RulesetEvent> {
   const byNft = processLines('nft', ['-j', 'monitor'], netns, onChild, runner).pipe(
     map((line) => parseNftMonitorLine(line, family, table)),
@@ -52,12 +55,21 @@ export function nftMonitor(
   const [perl, args] = NOTICES_COMMAND;
   return defer(() => {
     let ready = false;
-    return processLines(perl, args, netns, onChild, runner).pipe(
+    let send: ChildInfo['send'];
+    const started = (c: ChildInfo) => {
+      send = c.send;
+      onChild?.(c);
+    };
+    return processLines(perl, args, netns, started, runner, gate ? 'pipe' : 'ignore').pipe(
+      tap((line) => gate?.heard(line)),
       map((line) => parseNftNotice(line, family, table)),
       tap((e) => {
-        if (e === 'ready') ready = true;
+        if (e !== 'ready') return;
+        ready = true;
+        gate?.attach(send);
       }),
       catchError((err: unknown) => (ready ? throwError(() => err) : byNft)),
+      finalize(() => gate?.attach(undefined)),
     );
   }).pipe(filter((e): e is RulesetEvent => e !== undefined && e !== 'ready'));
 }

@@ -18,6 +18,18 @@ export { serialize };
  */
 const SESSION_MAX = 4 * 1024;
 
+/**
+ * Documents at least this big are applied inside the gate, when there is one: the watch daemon
+ * leaves the kernel's notices meanwhile (monitor/notice-gate.ts). Smaller ones cost the kernel
+ * less in notices than the gate's two round trips.
+ */
+const GATE_MIN = 64 * 1024;
+
+/** Runs an apply; what the watch daemon wraps a big document's load in (monitor/notice-gate.ts). */
+export interface ApplyGate {
+  around<T>(apply: () => Promise<T>): Promise<T>;
+}
+
 /** How many of its own commits a client remembers (NftClient.othersUnchangedSince). */
 const OWN_WINDOW = 256;
 
@@ -46,6 +58,9 @@ export class NftClient {
     /** Use a long-lived `nft -j -i` for applies and listings (no process start each time). */
     private readonly useSession = false,
   ) {}
+
+  /** Set by the watch daemon while it runs (see ApplyGate). */
+  gate: ApplyGate | undefined;
 
   /** Set when the session cannot be used: a version whose marker text is not verified, or an nft built without `-i`. */
   private noSession = false;
@@ -155,9 +170,12 @@ export class NftClient {
     await this.withSession(
       async (session) => void (await session.run(text)),
       async () => {
-        // The spare `nft -f` FIFO needs neither the session's marker nor nft's interactive mode.
-        if (this.useSession) await (this.warm ??= new WarmNft(this.netns, this.runner)).apply(text);
-        else await this.runner.run('nft', ['-j', '-f', '-'], { input: text, inputAsFile: true, netns: this.netns });
+        const load = async () => {
+          // The spare `nft -f` FIFO needs neither the session's marker nor nft's interactive mode.
+          if (this.useSession) await (this.warm ??= new WarmNft(this.netns, this.runner)).apply(text);
+          else await this.runner.run('nft', ['-j', '-f', '-'], { input: text, inputAsFile: true, netns: this.netns });
+        };
+        await (this.gate && text.length >= GATE_MIN ? this.gate.around(load) : load());
       },
       text.length <= SESSION_MAX,
     );

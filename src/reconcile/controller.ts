@@ -8,6 +8,7 @@ import { Hooks } from '../hooks/hooks.js';
 import type { HostContext } from '../ops/context.js';
 import type { RulesetEvent, TopologyEvent } from '../monitor/events.js';
 import type { ChildInfo } from '../monitor/process-lines.js';
+import { NoticeGate } from '../monitor/notice-gate.js';
 import { ipMonitor, netnsEvents, nftMonitor, stateFileChanges } from '../monitor/sources.js';
 import { firewalldSignals } from '../hostfw/signals.js';
 import { converge, type ConvergeResult } from './converge.js';
@@ -72,6 +73,9 @@ export class Controller {
         scheduler,
         onError: (error, attempt, retryInMs) => this.hooks.emit('error', { source: name, error, attempt, retryInMs }),
       });
+    // The daemon leaves the kernel's nftables notices while it loads a big document of its own.
+    const gate = new NoticeGate(() => this.host.firewall.generationNow());
+    this.host.firewall.nft.gate = gate;
     const isTrigger = (e: unknown): e is Trigger => typeof e === 'object' && e !== null && 'source' in e;
     const events = (name: string, source: Observable<TopologyEvent | RulesetEvent | Trigger>): Observable<Trigger> =>
       source.pipe(
@@ -93,7 +97,7 @@ export class Controller {
       ),
       events(
         'nft-monitor',
-        guard('nft-monitor', () => nftMonitor(this.host.netns, FAMILY, TABLE, track, this.host.runner)),
+        guard('nft-monitor', () => nftMonitor(this.host.netns, FAMILY, TABLE, track, this.host.runner, gate)),
       ),
       events(
         'netns',
@@ -124,6 +128,7 @@ export class Controller {
   async stop(): Promise<void> {
     this.subscription?.unsubscribe();
     this.subscription = undefined;
+    this.host.firewall.nft.gate = undefined;
     await Promise.all([...this.children.values()].map((c) => c.exited));
     await this.inFlight;
   }

@@ -41,7 +41,7 @@ describeKernel('documents too big for the nft session go to a spare nft started 
       await nft.apply(doc);
       const listing = await nft.list();
       const elems = listing?.nftables.flatMap((o) =>
-        'map' in o && (o.map as { name?: string }).name === 'pub4_any_port' ? ((o.map as { elem?: unknown[] }).elem ?? []) : [],
+        'map' in o && (o.map as { name?: string }).name === 'pub4_tcp_port' ? ((o.map as { elem?: unknown[] }).elem ?? []) : [],
       );
       // Every single port on every address: 8080 and the 300 above.
       expect(elems?.length).toBe(301);

@@ -70,9 +70,9 @@ describeKernel('watch and topology events', () => {
       elements()
         .filter((l) => l.name === name)
         .reduce((n, l) => n + (typeof l.count === 'number' ? l.count : 1), 0);
-    await eventually(() => expect(counted('pub4_any_addr')).toBeGreaterThanOrEqual(30));
-    await eventually(() => expect(counted('pub4_any_port')).toBeGreaterThanOrEqual(30));
-    expect(elements().filter((l) => l.name === 'pub4_any_port').length).toBeLessThan(30);
+    await eventually(() => expect(counted('pub4_tcp_addr')).toBeGreaterThanOrEqual(30));
+    await eventually(() => expect(counted('pub4_tcp_port')).toBeGreaterThanOrEqual(30));
+    expect(elements().filter((l) => l.name === 'pub4_tcp_port').length).toBeLessThan(30);
     expect(elements().some((l) => typeof l.count === 'number' && l.count > 1)).toBe(true);
     // The host firewall report, once at start (no firewall in this lab: none found, marks on).
     expect(lines.find((l) => l.type === 'host-firewall')).toMatchObject({ mode: 'auto', markMask: '0xff000000', firewalls: [] });

@@ -76,7 +76,7 @@ describe('Host operations through the fake runner', () => {
     const doc = nft().applied.slice(before);
     expect(doc).toHaveLength(1); // one small transaction, no rebuild
     expect(doc[0]?.nftables.every((c) => 'add' in c && 'element' in c.add)).toBe(true);
-    expect(elements('inet', 'pub4_any_addr')).toContain('172.18.0.2');
+    expect(elements('inet', 'pub4_tcp_addr')).toContain('172.18.0.2');
     expect((await host.status()).drift).toEqual([]);
   });
 
@@ -96,7 +96,8 @@ describe('Host operations through the fake runner', () => {
     await host.connect('web', 'c1');
     await host.publish('web', 'c1', ['8080:80', '53:53/udp']);
     await host.unpublish('web', 'c1', ['53/udp']);
-    expect(elements('inet', 'pub4_any_addr')).not.toContain('udp');
+    expect(elements('inet', 'pub4_udp_addr')).toBe('[]');
+    expect(elements('inet', 'pub4_tcp_addr')).toContain('8080');
     // Another container, with a port of its own: the port list a disconnect leaves is the same
     // list when the container published nothing, and without exactly its ports otherwise.
     await host.connect('web', 'c2');
@@ -110,7 +111,7 @@ describe('Host operations through the fake runner', () => {
     expect((await host.state()).ports).toEqual([c2port]);
     await host.disconnect('web', 'c2');
     expect(runner.ip.hasNamespace('/run/netns/c1')).toBe(false);
-    expect(elements('inet', 'pub4_any_addr')).toBe('[]');
+    expect(elements('inet', 'pub4_tcp_addr')).toBe('[]');
     await host.removeNetwork('web');
     expect(names()).toEqual(['lo']);
     await host.down();
@@ -199,8 +200,8 @@ describe('convergence through the fake runner', () => {
   });
 
   it('repairs a deleted element with an element change, not a rebuild', async () => {
-    const elem = JSON.parse(elements('inet', 'pub4_any_addr')) as unknown[];
-    nft().deleteElement('inet', 'nftbridge', 'pub4_any_addr', elem[0] as never);
+    const elem = JSON.parse(elements('inet', 'pub4_tcp_addr')) as unknown[];
+    nft().deleteElement('inet', 'nftbridge', 'pub4_tcp_addr', elem[0] as never);
     const r = await repair();
     expect(r.document?.nftables.every((c) => 'add' in c && 'element' in c.add)).toBe(true);
     expect((await host.status()).drift).toEqual([]);

@@ -80,7 +80,7 @@ describe('renderRuleset', () => {
         .filter((r) => r.expr.some((st) => 'dnat' in st))
         .map((r) => r.chain)
         .sort(),
-    ).toEqual(['dnat4', 'dnat4', 'dnat4', 'dnat6', 'dnat6', 'dnat6']);
+    ).toEqual(['dnat4', 'dnat4', 'dnat4', 'dnat4', 'dnat6', 'dnat6', 'dnat6', 'dnat6']);
     const jumps = rules.filter((r) => r.expr.some((st) => 'jump' in st));
     expect(new Set(jumps.map((r) => r.chain))).toEqual(new Set(['prerouting', 'output']));
     const text = JSON.stringify(doc);

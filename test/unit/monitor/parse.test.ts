@@ -155,11 +155,11 @@ describe('nft notices parser (monitor/nft-notices.ts lines)', () => {
     `N ${action} ${object} ${family} ${hex(table)} ${name === undefined ? '-' : hex(name)} ${count}`;
 
   it("reads the owned table's events, with a count for a run, as the nft -j monitor parser would", () => {
-    expect(parseNftNotice(line('add', 'element', 'inet', 'nftbridge', 'pub4_any_addr', 300), 'inet', 'nftbridge')).toEqual({
+    expect(parseNftNotice(line('add', 'element', 'inet', 'nftbridge', 'pub4_tcp_addr', 300), 'inet', 'nftbridge')).toEqual({
       type: 'ruleset',
       action: 'add',
       object: 'element',
-      name: 'pub4_any_addr',
+      name: 'pub4_tcp_addr',
       count: 300,
     });
     expect(parseNftNotice(line('delete', 'table', 'inet', 'nftbridge', 'nftbridge', 1), 'inet', 'nftbridge')).toEqual({

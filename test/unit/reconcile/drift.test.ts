@@ -32,18 +32,18 @@ describe('table drift', () => {
     const repair = elementRepair(shapeOfDocument(renderRuleset(withoutContainers(full, new Set(['c1'])))), listed);
     expect(repair?.every((r) => r.add.length === 0 && r.del.length > 0)).toBe(true);
     expect(repair?.map((r) => r.set).sort()).toEqual([
-      'pub4_any_addr',
-      'pub4_any_port',
       'pub4_ip_addr',
       'pub4_ip_port',
       'pub4_range_addr',
       'pub4_range_port',
-      'pub6_any_addr',
-      'pub6_any_port',
+      'pub4_tcp_addr',
+      'pub4_tcp_port',
       'pub6_ip_addr',
       'pub6_ip_port',
       'pub6_range_addr',
       'pub6_range_port',
+      'pub6_tcp_addr',
+      'pub6_tcp_port',
       'spoof_ports',
       'spoof_src4',
       'spoof_src6',
