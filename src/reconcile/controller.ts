@@ -87,7 +87,9 @@ export class Controller {
             ? e
             : e.type === 'ruleset' && e.foreign
               ? { source: 'host-firewall', detail: e.foreign }
-              : { source: name, detail: e.type },
+              : e.type === 'ruleset' && e.action === 'delete' && e.object === 'table'
+                ? { source: name, detail: 'table deleted', urgent: true }
+                : { source: name, detail: e.type },
         ),
       );
     const triggers = merge(

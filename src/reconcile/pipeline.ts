@@ -10,6 +10,7 @@ import {
   connect,
   defer,
   EMPTY,
+  filter,
   from,
   interval,
   map,
@@ -27,6 +28,11 @@ import {
 export interface Trigger {
   source: string;
   detail?: string;
+  /**
+   * Converge now, without waiting out the window for the rest of a burst (nftbridge's own table
+   * deleted: every network is down until the repair). What follows in the burst makes the next batch.
+   */
+  urgent?: boolean;
 }
 
 export interface BackoffOptions {
@@ -73,9 +79,17 @@ export function resilient<T>(
   );
 }
 
-/** Collects triggers for `windowMs` after the first one of a burst, then emits them as one batch. */
-export function coalesce<T>(windowMs: number, scheduler: SchedulerLike): OperatorFunction<T, T[]> {
-  return (source) => source.pipe(connect((shared) => shared.pipe(buffer(shared.pipe(auditTime(windowMs, scheduler))))));
+/**
+ * Collects triggers for `windowMs` after the first one of a burst, then emits them as one batch;
+ * an `urgent` one ends its batch at once (the window's end then finds nothing, and emits nothing).
+ */
+export function coalesce<T>(windowMs: number, scheduler: SchedulerLike, urgent: (t: T) => boolean = () => false): OperatorFunction<T, T[]> {
+  return (source) =>
+    source.pipe(
+      // buffer subscribes to the source before the notifier: an urgent trigger is in the batch it ends.
+      connect((shared) => shared.pipe(buffer(merge(shared.pipe(auditTime(windowMs, scheduler)), shared.pipe(filter(urgent)))))),
+      filter((batch) => batch.length > 0),
+    );
 }
 
 /** A trigger every `periodMs`: the safety net that catches whatever the monitors missed. */
@@ -138,7 +152,7 @@ export function convergeLoop<R>(
   opts: { coalesceMs: number; scheduler: SchedulerLike; onError: (error: unknown) => void },
 ): Observable<R> {
   return merge(of<Trigger>({ source: 'start' }), triggers).pipe(
-    coalesce(opts.coalesceMs, opts.scheduler),
+    coalesce(opts.coalesceMs, opts.scheduler, (t) => t.urgent === true),
     oneRunTrailing((batch) =>
       defer(() => from(converge(batch))).pipe(
         catchError((error: unknown) => {

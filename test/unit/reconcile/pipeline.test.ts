@@ -15,6 +15,16 @@ describe('controller pipeline (marbles)', () => {
     });
   });
 
+  it('ends a batch at an urgent trigger, which is in it; the rest of the burst makes the next batch, and no batch is empty', () => {
+    const ts = scheduler();
+    ts.run(({ cold, expectObservable }) => {
+      const src = cold('-a-U-c------d--|');
+      expectObservable(src.pipe(coalesce(3, ts, (t) => t === 'U'))).toBe('---x----y------(z|)', { x: ['a', 'U'], y: ['c'], z: ['d'] });
+      const alone = cold('-U------|');
+      expectObservable(alone.pipe(coalesce(3, ts, (t) => t === 'U'))).toBe('-x------|', { x: ['U'] });
+    });
+  });
+
   it('resyncs periodically', () => {
     const ts = scheduler();
     ts.run(({ expectObservable }) => {
