@@ -74,10 +74,10 @@ interface OpSamples {
   floor: number[];
 }
 
-/** One round of every operation, on network `net`; container and network names are fresh each round. */
-async function opRounds(kit: BenchKit, host: Host, lab: Lab, net: string, rounds: number, tag: string): Promise<OpSamples> {
+/** Rounds `from` to `from + rounds - 1` of every operation, on network `net`; container and network names are fresh each round. */
+async function opRounds(kit: BenchKit, host: Host, lab: Lab, net: string, rounds: number, tag: string, from = 0): Promise<OpSamples> {
   const s: OpSamples = { connect: [], disconnect: [], publish: [], unpublish: [], create: [], rm: [], status: [], apply: [], floor: [] };
-  for (let r = 0; r < rounds; r++) {
+  for (let r = from; r < from + rounds; r++) {
     const box = lab.name(`${tag}${r}`);
     s.connect.push(await kit.time(() => host.connect(net, box)));
     // The cheap operations get more samples per round: a few milliseconds are easily moved by noise.
@@ -105,19 +105,39 @@ export async function benchLargeHost(kit: BenchKit): Promise<void> {
   const S = sizes(kit.tiny);
   const scenario = 'large host';
   kit.log(`» large host: ${S.ports} ports, ${S.endpoints} endpoints on ${S.networks} networks, against an empty host`);
-  const lab = await kit.newLab();
-  const host = await Host.open({ netns: lab.host, stateDir: lab.stateDir });
+  // Two hosts side by side, an empty one and a large one, whose rounds alternate (which goes first
+  // too): measured one after the other, a change of the machine's phase in between (minutes of
+  // filling the large host) moved these ratios by more than the target's 25%.
+  const [emptyLab, largeLab] = [await kit.newLab(), await kit.newLab()];
+  const emptyHost = await Host.open({ netns: emptyLab.host, stateDir: emptyLab.stateDir });
+  const host = await Host.open({ netns: largeLab.host, stateDir: largeLab.stateDir });
   try {
-    await host.createNetwork({ name: 'n0', subnet: '10.80.0.0/16' });
-    await floorBridge(lab.host);
-    // Warm-up: first uses (sessions, the nft version probe) are paid by neither side.
-    await opRounds(kit, host, lab, 'n0', 1, 'w');
-    const empty = await opRounds(kit, host, lab, 'n0', S.rounds, 'e');
+    for (const [h, l] of [
+      [emptyHost, emptyLab],
+      [host, largeLab],
+    ] as const) {
+      await h.createNetwork({ name: 'n0', subnet: '10.80.0.0/16' });
+      await floorBridge(l.host);
+    }
     for (let n = 1; n < S.networks; n++) await host.createNetwork({ name: `n${n}`, subnet: `10.${80 + n}.0.0/16` });
     const per = Math.ceil(S.endpoints / S.networks);
-    for (let n = 0; n < S.networks; n++) await fill(host, lab, `n${n}`, `b${n}x`, per);
+    for (let n = 0; n < S.networks; n++) await fill(host, largeLab, `n${n}`, `b${n}x`, per);
     await spreadPorts(host, S.ports);
-    const large = await opRounds(kit, host, lab, 'n0', S.rounds, 'l');
+    // Warm-up: first uses (sessions, the nft version probe) are paid by neither side.
+    await opRounds(kit, emptyHost, emptyLab, 'n0', 1, 'w');
+    await opRounds(kit, host, largeLab, 'n0', 1, 'w');
+    const empty = await opRounds(kit, emptyHost, emptyLab, 'n0', 0, 'e');
+    const large = await opRounds(kit, host, largeLab, 'n0', 0, 'l');
+    const add = (to: OpSamples, more: OpSamples) => {
+      for (const op of Object.keys(to) as (keyof OpSamples)[]) to[op].push(...more[op]);
+    };
+    for (let r = 0; r < S.rounds; r++) {
+      const sides = [
+        () => opRounds(kit, emptyHost, emptyLab, 'n0', 1, 'e', r).then((x) => add(empty, x)),
+        () => opRounds(kit, host, largeLab, 'n0', 1, 'l', r).then((x) => add(large, x)),
+      ];
+      for (const side of r % 2 === 0 ? sides : sides.reverse()) await side();
+    }
     const label = `${S.ports} ports, ${per * S.networks} endpoints, ${S.networks} networks`;
     const rows = new Map<keyof OpSamples, { empty: Row; large: Row }>();
     for (const op of Object.keys(empty) as (keyof OpSamples)[]) {
@@ -140,6 +160,7 @@ export async function benchLargeHost(kit: BenchKit): Promise<void> {
       );
   } finally {
     await host.close();
+    await emptyHost.close();
   }
 }
 

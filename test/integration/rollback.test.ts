@@ -73,4 +73,22 @@ describeKernel('a failed or cancelled operation rolls back what it did', () => {
     expect((await host.status()).drift).toEqual([]);
     await host.disconnect('n', c);
   });
+
+  it('a table of the release before (ports keyed by protocol . port) is replaced by the next publish, with the port in the new maps', async () => {
+    const c = lab.name('old');
+    await host.connect('n', c);
+    const nft = (...args: string[]) => execFileSync('nsenter', [`--net=${Lab.path(lab.host)}`, 'nft', ...args], { encoding: 'utf8' });
+    nft('delete', 'table', 'inet', 'nftbridge');
+    execFileSync('nsenter', [`--net=${Lab.path(lab.host)}`, 'nft', '-f', '-'], {
+      input:
+        'table inet nftbridge {\n  map pub4_any_addr { type inet_proto . inet_service : ipv4_addr; elements = { tcp . 8090 : 10.77.0.9 }; }\n}\n',
+    });
+    expect((await host.status()).drift).toContainEqual({ kind: 'set', subject: 'pub4_any_addr', reason: 'unexpected set' });
+    await host.publish('n', c, ['8089:80']);
+    const table = nft('list', 'table', 'inet', 'nftbridge');
+    expect(table).not.toContain('pub4_any');
+    expect(nft('list', 'map', 'inet', 'nftbridge', 'pub4_tcp_addr')).toContain('8089 : 10.77.0.');
+    expect((await host.status()).drift).toEqual([]);
+    await host.disconnect('n', c);
+  });
 });
