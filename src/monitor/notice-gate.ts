@@ -13,6 +13,9 @@ import type { ApplyGate } from '../nft/client.js';
 
 type Command = 'quiet' | 'loud';
 
+/** The longest a load waits for the script to leave (it answers within a millisecond when idle). */
+const QUIET_WAIT_MS = 50;
+
 export class NoticeGate implements ApplyGate {
   private send: ((line: string) => void) | undefined;
   private readonly waiting = new Map<Command, () => void>();
@@ -39,15 +42,15 @@ export class NoticeGate implements ApplyGate {
     answered();
   }
 
-  /** Whether the script answered `command` (false: no script, it ended, or no answer in time). */
-  private ask(command: Command): Promise<boolean> {
+  /** Whether the script answered `command` within `ms` (false: no script, it ended, or no answer in time). */
+  private ask(command: Command, ms: number): Promise<boolean> {
     const send = this.send;
     if (!send) return Promise.resolve(false);
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.waiting.delete(command);
         resolve(false);
-      }, this.answerMs);
+      }, ms);
       this.waiting.set(command, () => {
         clearTimeout(timer);
         resolve(this.send === send);
@@ -66,12 +69,14 @@ export class NoticeGate implements ApplyGate {
     if (!this.send) return apply();
     // Read before leaving: a commit between this read and the script's return shows as one more.
     const before = await this.generation();
-    await this.ask('quiet');
+    // Not worth a delay: a script still busy with a burst leaves late, and the load is only echoed.
+    await this.ask('quiet', Math.min(this.answerMs, QUIET_WAIT_MS));
     try {
       return await apply();
     } finally {
       // Sent whatever the answer to "quiet" was: a late one still left the group.
-      const back = await this.ask('loud');
+      // Waited for: the generation read after it must come when the script hears again.
+      const back = await this.ask('loud', this.answerMs);
       const after = await this.generation();
       if (!back || before === undefined || after !== before + 1) this.send?.('lost\n');
     }
