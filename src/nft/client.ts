@@ -20,10 +20,11 @@ const SESSION_MAX = 4 * 1024;
 
 /**
  * Documents at least this big are applied inside the gate, when there is one: the watch daemon
- * leaves the kernel's notices meanwhile (monitor/notice-gate.ts). Smaller ones cost the kernel
- * less in notices than the gate's two round trips.
+ * leaves the kernel's notices meanwhile (monitor/notice-gate.ts), and its own load is not echoed
+ * as events. About 7,500 published ports: below that the notices cost a few milliseconds, and
+ * the daemon's events show its loads as before.
  */
-const GATE_MIN = 64 * 1024;
+const GATE_MIN = 256 * 1024;
 
 /** Runs an apply; what the watch daemon wraps a big document's load in (monitor/notice-gate.ts). */
 export interface ApplyGate {
