@@ -5,7 +5,7 @@
  * ip and nft sessions warm). It leaves after a quiet minute. Calls are served one at a time.
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, readlinkSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readlinkSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { runPlugin } from './dispatch.js';
@@ -134,14 +134,24 @@ export async function serve(path: string, idleMs = Number(process.env.NFTBRIDGE_
     if (timer) clearTimeout(timer);
     timer = setTimeout(() => void quit(), idleMs);
   };
+  // Before the PID file exists: whoever reads it may signal at once, and the default action of
+  // SIGTERM would leave the socket behind.
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => void quit());
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(path, () => resolve());
   });
   chmodSync(path, 0o600);
   ino = statSync(path).ino;
-  // Its PID next to the socket: whoever cleans up stops it by PID.
-  writeFileSync(`${path}.pid`, `${process.pid}\n`, { mode: 0o600 });
+  // Signalled while it was binding: quit() saw no socket of its own yet.
+  if (leaving) {
+    server.close();
+    unlinkSync(path);
+    return;
+  }
+  // Its PID next to the socket, written whole (renamed into place): whoever cleans up stops it by PID.
+  const tmp = `${path}.pid.tmp-${process.pid}`;
+  writeFileSync(tmp, `${process.pid}\n`, { mode: 0o600 });
+  renameSync(tmp, `${path}.pid`);
   arm();
-  for (const sig of ['SIGTERM', 'SIGINT'] as const) process.on(sig, () => void quit());
 }
