@@ -16,6 +16,7 @@ import type { RulesetEvent, TopologyEvent } from './monitor/events.js';
 import { NftClient } from './nft/client.js';
 import type { NftDocument } from './nft/schema.js';
 import { ownerOf, type HostContext, type HostPlan } from './ops/context.js';
+import { ConnectGroups } from './ops/connect-group.js';
 import { connectPlan, disconnectPlan } from './ops/endpoint-plans.js';
 import { applyPlan, downPlan, markLegacyLinks, recoverInterrupted } from './ops/host-plans.js';
 import { createNetworkPlan, removeNetworkPlan } from './ops/network-plans.js';
@@ -76,6 +77,13 @@ export class Host implements HostContext {
   readonly mark: string;
   readonly intents: IntentLog;
   readonly hostFirewall: HostFirewall;
+  /** Operations started (subscribed) so far: a connect joins a group only if none started since it. */
+  private started = 0;
+  private readonly groups = new ConnectGroups(this, {
+    run: (build) => last(this.op('connect', build)),
+    alone: (c) => last(this.connect$(c.network, c.container, c.input)),
+    started: () => this.started,
+  });
 
   private constructor(
     readonly runner: Runner,
@@ -176,8 +184,9 @@ export class Host implements HostContext {
   createNetwork(input: CreateNetworkInput): Promise<Network> {
     return last(this.createNetwork$(input));
   }
+  /** Calls made while others wait for the lock commit together (ops/connect-group.ts). */
   connect(network: string, container: string, input: ConnectInput = {}): Promise<Endpoint> {
-    return last(this.connect$(network, container, input));
+    return this.groups.join({ network, container, input });
   }
   publish(network: string, container: string, specs: readonly string[]): Promise<PublishedPort[]> {
     return last(this.publish$(network, container, specs));
@@ -242,6 +251,7 @@ export class Host implements HostContext {
    */
   private op<T>(name: string, build: (state: State) => HostPlan<T> | Promise<HostPlan<T>>): Observable<OperationEvent<T>> {
     return operation(name, async () => {
+      this.started++;
       const unlock = await this.store.acquire();
       let intent = false;
       const release = async () => {

@@ -114,21 +114,23 @@ export class Firewall {
   }
 
   /** An endpoint's addresses through its port (anti-spoofing elements); the table is rebuilt for `state` when not as expected. */
-  async addEndpoint(state: State, ep: Endpoint, transition?: Transition): Promise<void> {
-    await this.changeEndpoint(ep, 'add', state, transition);
+  async addEndpoints(state: State, eps: readonly Endpoint[], transition?: Transition): Promise<void> {
+    await this.changeEndpoints(eps, 'add', state, transition);
   }
 
-  /** `after` is the state without the endpoint, for the rebuild when the table is not as expected. */
-  async removeEndpoint(ep: Endpoint, after: State, transition?: Transition): Promise<void> {
-    await this.changeEndpoint(ep, 'delete', after, transition);
+  /** `after` is the state without the endpoints, for the rebuild when the table is not as expected. */
+  async removeEndpoints(eps: readonly Endpoint[], after: State, transition?: Transition): Promise<void> {
+    await this.changeEndpoints(eps, 'delete', after, transition);
   }
 
-  private async changeEndpoint(ep: Endpoint, how: 'add' | 'delete', fallback: State, transition?: Transition): Promise<void> {
+  /** One transaction for any number of endpoints (a group of connects commits together). */
+  private async changeEndpoints(eps: readonly Endpoint[], how: 'add' | 'delete', fallback: State, transition?: Transition): Promise<void> {
     const tx = spoofTransaction();
-    for (const { set, elem } of endpointElements(ep)) {
-      if (how === 'add') tx.addElements(set, elem);
-      else tx.deleteElements(set, elem);
-    }
+    for (const ep of eps)
+      for (const { set, elem } of endpointElements(ep)) {
+        if (how === 'add') tx.addElements(set, elem);
+        else tx.deleteElements(set, elem);
+      }
     try {
       await this.nft.apply(tx.toDocument(), transition);
     } catch (err) {

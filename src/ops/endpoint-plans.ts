@@ -12,7 +12,7 @@ import {
   type ConnectInput,
 } from '../topology/plan.js';
 import { endpointsOf } from '../topology/endpoint-index.js';
-import type { Container, Endpoint, State } from '../topology/state.js';
+import type { Container, Endpoint, Network, State } from '../topology/state.js';
 import { portsWithoutSame } from '../topology/port-index.js';
 import { withoutPorts } from '../topology/store.js';
 import type { HostContext, HostPlan } from './context.js';
@@ -21,13 +21,25 @@ import { portsFirewallStep } from './port-plans.js';
 import { containerStep, netnsStep, removeLinksStep, removeNetnsStep, sourcesStep, vethStep } from './steps.js';
 import { changeStep } from './store-steps.js';
 
-export async function connectPlan(
+/** One connect planned against a state: the endpoint, its container, and the state after it. */
+export interface PlannedConnect {
+  net: Network;
+  ep: Endpoint;
+  box: Container;
+  /** The container was in the state already (connected to another network). */
+  known: boolean;
+  /** It gets the default route through this network. */
+  defaultRoute: boolean;
+  next: State;
+}
+
+export async function planConnect(
   ctx: HostContext,
   state: State,
   network: string,
   container: string,
   input: ConnectInput,
-): Promise<HostPlan<Endpoint>> {
+): Promise<PlannedConnect> {
   const net = findNetwork(state, network);
   checkContainerName('container', container);
   const known = state.containers.find((c) => c.name === container);
@@ -60,12 +72,28 @@ export async function connectPlan(
   // The first network with egress gives the default route, as Docker's first network does.
   const hasRoute = endpointsOf(state.endpoints, container).some((e) => !findNetwork(state, e.network).internal);
   const next: State = { ...state, containers: known ? state.containers : [...state.containers, box], endpoints: [...state.endpoints, ep] };
+  return { net, ep, box, known: known !== undefined, defaultRoute: !net.internal && !hasRoute, next };
+}
+
+export async function connectPlan(
+  ctx: HostContext,
+  state: State,
+  network: string,
+  container: string,
+  input: ConnectInput,
+): Promise<HostPlan<Endpoint>> {
+  return connectSteps(ctx, state, await planConnect(ctx, state, network, container, input));
+}
+
+/** The steps of one planned connect. */
+export function connectSteps(ctx: HostContext, state: State, planned: PlannedConnect): HostPlan<Endpoint> {
+  const { net, ep, box, known, defaultRoute, next } = planned;
   const steps: Step[] = [];
   if (!known) steps.push(netnsStep(ctx.nsIp, box, ctx.namespaces));
   // Its addresses are allowed through its port before the port exists: never a moment unchecked.
-  steps.push(sourcesStep(ctx.firewall, 'add', ep, next, state));
+  steps.push(sourcesStep(ctx.firewall, 'add', [ep], next, state));
   steps.push(vethStep(ctx.ip, net, ep, box.netns, ctx.mark));
-  steps.push(containerStep(new Ip(ctx.runner, box.netns), net, ep, !net.internal && !hasRoute, ctx.mark));
+  steps.push(containerStep(new Ip(ctx.runner, box.netns), net, ep, defaultRoute, ctx.mark));
   steps.push(changeStep(ctx.store, state, next, { containers: { add: known ? [] : [box] }, endpoints: { add: [ep] } }));
   return { steps, result: () => ep, creates: { links: [ep.hostIfname], netns: box.created && !known ? [box.name] : [] } };
 }
@@ -91,7 +119,7 @@ export function disconnectPlan(ctx: HostContext, state: State, network: string, 
   if (ports.length > 0) steps.push(portsFirewallStep(ctx, 'remove', ports, state, next, { before: state, after: mid }));
   // The port goes before its sources: never a moment unchecked.
   steps.push(removeLinksStep(ctx.ip, [ep.hostIfname], 'veth', ctx.mark));
-  steps.push(sourcesStep(ctx.firewall, 'remove', ep, state, next, { before: mid, after: next }));
+  steps.push(sourcesStep(ctx.firewall, 'remove', [ep], state, next, { before: mid, after: next }));
   steps.push(forgetNeighboursStep(ctx, findNetwork(state, network).bridge, ep.addresses));
   if (!stillUsed && box?.created) steps.push(removeNetnsStep(ctx.nsIp, box));
   steps.push(

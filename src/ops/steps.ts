@@ -189,11 +189,11 @@ export function removeNetnsStep(nsIp: Ip, box: Container): Step {
   return { name: 'netns', detail: `delete ${box.name}`, run: () => ignoreMissing(nsIp.run(['netns', 'del', box.name])) };
 }
 
-/** The anti-spoofing elements of an endpoint (firewall/antispoof.ts), added or removed, undone the other way. */
+/** The anti-spoofing elements of endpoints (firewall/antispoof.ts), added or removed, undone the other way. */
 export function sourcesStep(
   firewall: Firewall,
   how: 'add' | 'remove',
-  ep: Endpoint,
+  eps: readonly Endpoint[],
   withEp: State,
   without: State,
   /** What the tables hold before and after, when not `without`/`withEp` (a step of several). */
@@ -201,11 +201,13 @@ export function sourcesStep(
 ): Step {
   const forward = { from: tokens.before, to: tokens.after };
   const back = { from: tokens.after, to: tokens.before };
-  const add = () => firewall.addEndpoint(withEp, ep, how === 'add' ? forward : back);
-  const remove = () => firewall.removeEndpoint(ep, without, how === 'remove' ? forward : back);
+  const add = () => firewall.addEndpoints(withEp, eps, how === 'add' ? forward : back);
+  const remove = () => firewall.removeEndpoints(eps, without, how === 'remove' ? forward : back);
+  const ifnames = eps.map((ep) => ep.hostIfname).join(' ');
   return {
     name: 'firewall',
-    detail: how === 'add' ? `source addresses ${ep.addresses.join(' ')} on ${ep.hostIfname}` : `source addresses of ${ep.hostIfname}`,
+    detail:
+      how === 'add' ? `source addresses ${eps.flatMap((ep) => ep.addresses).join(' ')} on ${ifnames}` : `source addresses of ${ifnames}`,
     run: how === 'add' ? add : remove,
     undo: how === 'add' ? remove : add,
   };
