@@ -171,8 +171,14 @@ describeKernel.each(KINDS)('under %s', (kind) => {
       const cmd = (...args: string[]) => execa('firewall-cmd', args, { env: fw.env });
       await cmd('--permanent', '--delete-policy=nftbridge-forward');
       await cmd('--permanent', '--delete-zone=nftbridge');
+      const t0 = Date.now();
       await cmd('--reload');
-      expect(await eventually(2000)).toBeLessThan(2000);
+      // The repair makes the zone and policy permanent again and has firewalld load them with a
+      // reload of its own (firewalld makes zones only that way): 2 s of nftbridge's, plus one
+      // firewalld reload as long as the administrator's just took (seconds on a loaded machine).
+      const reloadMs = Date.now() - t0;
+      const ms = await eventually(2000 + reloadMs);
+      expect(ms, `the repair took ${ms} ms; firewalld's own reload took ${reloadMs} ms`).toBeLessThan(2000 + reloadMs);
       const until = Date.now() + 2000;
       while (!triggers.includes('firewalld') && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
       expect(triggers).toContain('firewalld');
