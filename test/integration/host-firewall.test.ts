@@ -169,8 +169,12 @@ describeKernel.each(KINDS)('under %s', (kind) => {
       await settled;
       await traffic();
       const cmd = (...args: string[]) => execa('firewall-cmd', args, { env: fw.env });
-      await cmd('--permanent', '--delete-policy=nftbridge-forward');
+      // The zone first: a convergence between the two deletes (woken by the traffic's own
+      // neighbour entries, say) then puts back a zone the policy names, and every state in
+      // between reloads. The other order left a policy naming a deleted zone whenever the
+      // watch put the policy back in between, and the reload below refused it (seen in CI).
       await cmd('--permanent', '--delete-zone=nftbridge');
+      await cmd('--permanent', '--delete-policy=nftbridge-forward');
       const t0 = Date.now();
       await cmd('--reload');
       // The repair makes the zone and policy permanent again and has firewalld load them with a
