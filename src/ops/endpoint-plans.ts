@@ -33,12 +33,23 @@ export interface PlannedConnect {
   next: State;
 }
 
+/**
+ * The addresses in use on a bridge's segment that the state does not know: the bridge's own, and
+ * any the host has seen answer there (a machine attached to the bridge by someone else).
+ */
+export async function segmentAddresses(ctx: HostContext, bridge: string): Promise<string[]> {
+  const [link, seen] = await Promise.all([ctx.ip.link(bridge), ctx.ip.neighbours(bridge).catch(() => [])]);
+  return [...(link?.addr_info.map((a) => a.local) ?? []), ...seen];
+}
+
 export async function planConnect(
   ctx: HostContext,
   state: State,
   network: string,
   container: string,
   input: ConnectInput,
+  /** A group plans many connects against one look at each segment (ops/connect-group.ts). */
+  segment: (bridge: string) => Promise<string[]> = (bridge) => segmentAddresses(ctx, bridge),
 ): Promise<PlannedConnect> {
   const net = findNetwork(state, network);
   checkContainerName('container', container);
@@ -60,11 +71,8 @@ export async function planConnect(
       'container',
       `${path} is not the namespace "${container}" was connected with (it is gone or was replaced); disconnect it first`,
     );
-  // IPAM never hands out an address in use on the segment: the bridge's own, and any the host has
-  // seen answer there (a machine nftbridge does not know, attached to the bridge by someone else).
-  const [bridge, seen] = await Promise.all([ctx.ip.link(net.bridge), ctx.ip.neighbours(net.bridge).catch(() => [])]);
-  const onBridge = bridge?.addr_info.map((a) => a.local) ?? [];
-  const ep = planEndpoint(state, network, container, input, newHostIfname(state), [...onBridge, ...seen]);
+  // IPAM never hands out an address in use on the segment, known to the state or not.
+  const ep = planEndpoint(state, network, container, input, newHostIfname(state), await segment(net.bridge));
   // A path is pinned to the namespace it names now; a name is the container's identity itself
   // (a namespace re-created under that name is the container coming back).
   const pinned = byPath && nsid ? { nsid } : {};

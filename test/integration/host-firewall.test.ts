@@ -175,14 +175,15 @@ describeKernel.each(KINDS)('under %s', (kind) => {
       // watch put the policy back in between, and the reload below refused it (seen in CI).
       await cmd('--permanent', '--delete-zone=nftbridge');
       await cmd('--permanent', '--delete-policy=nftbridge-forward');
-      const t0 = Date.now();
       await cmd('--reload');
       // The repair makes the zone and policy permanent again and has firewalld load them with a
-      // reload of its own (firewalld makes zones only that way): 2 s of nftbridge's, plus one
-      // firewalld reload as long as the administrator's just took (seconds on a loaded machine).
-      const reloadMs = Date.now() - t0;
-      const ms = await eventually(2000 + reloadMs);
-      expect(ms, `the repair took ${ms} ms; firewalld's own reload took ${reloadMs} ms`).toBeLessThan(2000 + reloadMs);
+      // reload of its own (firewalld makes zones only that way), seconds on a loaded machine: CI's
+      // rootless pass took 2.9 s and 5.6 s. What is shown here is that the Reloaded signal starts
+      // it (the resync is 60 s away). The 1 s / 2 s target is for the firewall's own reload, which
+      // leaves nftbridge's permanent zone in place (above, and the bench's "firewalld reload ->
+      // integration restored").
+      const ms = await eventually(15_000);
+      expect(ms).toBeLessThan(15_000);
       const until = Date.now() + 2000;
       while (!triggers.includes('firewalld') && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
       expect(triggers).toContain('firewalld');

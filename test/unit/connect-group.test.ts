@@ -42,10 +42,15 @@ afterEach(async () => {
 
 describe('connects made together commit together', () => {
   it('six at once: one firewall transaction, one journal line, six endpoints with distinct addresses, no drift', async () => {
-    const [nft0, journal0] = [applied(), journalLines()];
+    const [nft0, journal0, calls0] = [applied(), journalLines(), runner.calls.length];
     const eps = await Promise.all(['c1', 'c2', 'c3', 'c4', 'c5', 'c6'].map((c) => host.connect('web', c)));
     expect(applied() - nft0).toBe(1);
     expect(journalLines() - journal0).toBe(1);
+    // One look at the bridge's segment for the group (its own addresses are in the state it plans on).
+    const neighbourReads = runner.calls
+      .slice(calls0)
+      .filter((c) => c.command === 'ip' && c.argv.includes('neigh') && c.argv.includes('show'));
+    expect(neighbourReads).toHaveLength(1);
     expect(new Set(eps.map((e) => e.addresses[0])).size).toBe(6);
     expect(eps.map((e) => e.container)).toEqual(['c1', 'c2', 'c3', 'c4', 'c5', 'c6']);
     const state = await host.state();
