@@ -5,7 +5,18 @@
  * ip and nft sessions warm). It leaves after a quiet minute. Calls are served one at a time.
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, readlinkSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createConnection, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { runPlugin } from './dispatch.js';
@@ -146,7 +157,7 @@ export async function serve(path: string, idleMs = Number(process.env.NFTBRIDGE_
   // Signalled while it was binding: quit() saw no socket of its own yet.
   if (leaving) {
     server.close();
-    unlinkSync(path);
+    rmSync(path, { force: true });
     return;
   }
   // Its PID next to the socket, written whole (renamed into place): whoever cleans up stops it by PID.

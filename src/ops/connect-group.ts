@@ -79,11 +79,6 @@ export class ConnectGroups {
     const eps = this.host.run(async (state) => {
       // The lock is ours: the group is closed, later calls make the next.
       if (this.open === group) this.open = undefined;
-      if (group.members.length === 1) {
-        const c = await planConnect(this.ctx, state, first.network, first.container, first.input);
-        planned = [first];
-        return groupPlan(this.ctx, state, [c]);
-      }
       const p = await this.plan(group.members, state);
       planned = p.members;
       return groupPlan(this.ctx, state, p.connects);
@@ -94,7 +89,7 @@ export class ConnectGroups {
         for (const [i, m] of (planned ?? []).entries()) m.resolve(list[i] as Endpoint);
       },
       async (err: unknown) => {
-        // Before or while planning (the lock, the state), or a call that ran alone: its own error.
+        // Before planning (the lock, the state), or a call that ran alone: its own error.
         if (!planned || planned.length <= 1) {
           for (const m of planned ?? group.members) m.reject(err);
           return;
@@ -135,8 +130,7 @@ export class ConnectGroups {
 function groupPlan(ctx: HostContext, state: State, connects: PlannedConnect[]): HostPlan<Endpoint[]> {
   if (connects.length === 0) return { steps: [], result: () => [] };
   if (connects.length === 1) return singlePlan(ctx, state, connects[0] as PlannedConnect);
-  const last = connects.at(-1);
-  const next = last?.next ?? state;
+  const next = (connects.at(-1) as PlannedConnect).next;
   const eps = connects.map((c) => c.ep);
   const fresh = connects.filter((c) => !c.known);
   const steps: Step[] = [];
@@ -148,7 +142,7 @@ function groupPlan(ctx: HostContext, state: State, connects: PlannedConnect[]): 
       ),
     );
   // Their addresses are allowed through their ports before the ports exist, in one transaction.
-  if (eps.length > 0) steps.push(sourcesStep(ctx.firewall, 'add', eps, next, state));
+  steps.push(sourcesStep(ctx.firewall, 'add', eps, next, state));
   steps.push(...connects.map((c) => vethStep(ctx.ip, c.net, c.ep, c.box.netns, ctx.mark)));
   steps.push(insideStep(connects.map((c) => containerStep(new Ip(ctx.runner, c.box.netns), c.net, c.ep, c.defaultRoute, ctx.mark))));
   steps.push(changeStep(ctx.store, state, next, { containers: { add: fresh.map((c) => c.box) }, endpoints: { add: eps } }));

@@ -131,16 +131,15 @@ describeKernel('CNI plugin', () => {
     expect(JSON.parse(String(v.stdout)).supportedVersions).toEqual(expect.arrayContaining(['0.4.0', '1.0.0', '1.1.0']));
     // Without Node: the same launcher with Node and perl made unreachable still answers.
     const noNode = join(dir, 'no-node-launcher');
-    await writeFile(
-      noNode,
-      launcher
-        .split(process.execPath)
-        .join('/nonexistent/node')
-        .replace(/exec perl /g, 'exec /nonexistent/perl '),
-      {
-        mode: 0o755,
-      },
-    );
+    const broken = launcher
+      .split(process.execPath)
+      .join('/nonexistent/node')
+      .replace(/exec perl /g, 'exec /nonexistent/perl ');
+    // Both were there to break: the launcher names this Node and starts perl for other commands.
+    expect(broken).toContain('/nonexistent/node');
+    expect(broken).toContain('exec /nonexistent/perl ');
+    expect(broken).not.toContain(process.execPath);
+    await writeFile(noNode, broken, { mode: 0o755 });
     const v2 = await execa(noNode, [], { env: { CNI_COMMAND: 'VERSION', CNI_NETNS: 'dummy' }, input: '{"cniVersion":"1.0.0"}' });
     expect(String(v2.stdout)).toBe(String(v.stdout));
     // Timed as a runtime's fork and exec sees it, from a shell loop (Node's own spawn costs more),
