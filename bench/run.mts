@@ -650,9 +650,16 @@ async function benchHostFirewall() {
       await on.createNetwork({ name: 'f', subnet: '10.93.0.0/24' });
       await on.connect('f', lab.name('c'));
       await on.apply();
-      {
-        // Both variants rebuild the table (apply always does); "on" also looks at the host firewall.
-        const off = await Host.open({ netns: lab.host, stateDir: lab.stateDir, hostFirewall: 'off' });
+      // Detection off runs on a host of its own under the same firewall: on one host, every switch
+      // between on and off would rebuild the table (nftbridge's mark chains exist only with
+      // detection on), and "nothing to do" would be a rebuild each time.
+      const offLab = await newLab();
+      const offFw = await startHostFirewall(kind, offLab);
+      try {
+        const off = await Host.open({ netns: offLab.host, stateDir: offLab.stateDir, hostFirewall: 'off' });
+        await off.createNetwork({ name: 'f', subnet: '10.93.0.0/24' });
+        await off.connect('f', offLab.name('c'));
+        await off.apply();
         const withOn: number[] = [];
         const withOff: number[] = [];
         for (let i = 0; i < SIZES.repairs; i++) {
@@ -684,18 +691,25 @@ async function benchHostFirewall() {
         // makes), on minus off, alternating. apply starts the look with its own, so the step's
         // cold cost above overlaps the rest of the apply.
         const oneShot = async (extra: { hostFirewall?: 'off' }) => {
+          const where = extra.hostFirewall === 'off' ? offLab : lab;
+          const bus = extra.hostFirewall === 'off' ? undefined : systemBus;
           const t0 = performance.now();
-          const h = await Host.open({ netns: lab.host, stateDir: lab.stateDir, ...(systemBus ? { systemBus } : {}), ...extra });
+          const h = await Host.open({ netns: where.host, stateDir: where.stateDir, ...(bus ? { systemBus: bus } : {}), ...extra });
           await h.apply();
           const took = performance.now() - t0;
           await h.close();
           return took;
         };
         const added: number[] = [];
+        const shotsOn: number[] = [];
+        const shotsOff: number[] = [];
         for (let i = 0; i < SIZES.repairs; i++) {
-          const off = await oneShot({ hostFirewall: 'off' });
-          added.push((await oneShot({})) - off);
+          shotsOff.push(await oneShot({ hostFirewall: 'off' }));
+          shotsOn.push(await oneShot({}));
+          added.push((shotsOn.at(-1) ?? 0) - (shotsOff.at(-1) ?? 0));
         }
+        record('host firewall', `one-shot apply, nothing to do, detection on (${kind})`, shotsOn, 'ms', 'Host.open + apply');
+        record('host firewall', `one-shot apply, nothing to do, detection off (${kind})`, shotsOff, 'ms', 'Host.open + apply');
         ratioToLimit(
           'host firewall',
           record(
@@ -711,6 +725,8 @@ async function benchHostFirewall() {
         const step: number[] = [];
         for (let i = 0; i < SIZES.repairs; i++) step.push(await time(() => on.hostFirewall.sync(state)));
         record('host firewall', `host-firewall step of apply, nothing to do, warm (${kind})`, step);
+      } finally {
+        await offFw.stop();
       }
       // Repair after the firewall's own reload, with the controller running. firewalld restores
       // its zone and policy itself (they are permanent too), and watch re-asserts them on its
@@ -798,13 +814,25 @@ async function benchCni() {
     };
     const ours: number[] = [];
     const stock: number[] = [];
+    const floor: number[] = [];
     for (let i = 0; i < SIZES.repairs; i++) {
       ours.push(version(join(bin, 'nftbridge')));
       stock.push(version('/usr/lib/cni/bridge'));
+      floor.push(version('/bin/true'));
     }
     const vOurs = record('cni', 'VERSION: nftbridge (sh launcher)', ours);
     ratio('cni', vOurs, record('cni', 'VERSION: stock bridge plugin (Go)', stock));
     ratioToLimit('cni', vOurs, 10);
+    // What the loop itself costs (its fork for echo, the fork and exec of the plugin): the part of
+    // the 10 ms that belongs to the machine, and the launcher's own share beyond it.
+    record('cni', 'VERSION: /bin/true in the same loop (floor)', floor);
+    record(
+      'cni',
+      'VERSION: the launcher beyond the floor',
+      ours.map((x, i) => x - (floor[i] ?? x)),
+      'ms',
+      'per round, launcher minus /bin/true',
+    );
     const caps = JSON.stringify({ portMappings: [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }] });
     const write = (name: string, conf: object) => {
       const f = join(dir, `${name}.conflist`);

@@ -32,6 +32,7 @@ import type { Endpoint, Network, PublishedPort, State } from './topology/state.j
 import { StateStore } from './topology/store.js';
 import { hostFirewallDrift, hostFirewallOptions } from './hostfw/options.js';
 import { HostFirewall, type HostFirewallMode, type HostFirewallReport } from './hostfw/host-firewall.js';
+import { FileScanMemo } from './hostfw/scan-memo.js';
 
 export { describePort } from './topology/publish-spec.js';
 
@@ -102,7 +103,7 @@ export class Host implements HostContext {
     this.nsIp = netns === undefined ? this.ip : new Ip(runner, undefined, persistent);
     this.nft = new NftClient(runner, FAMILY, TABLE, netns, persistent);
     this.firewall = new Firewall(this.nft, { markMask: hostFirewall.mode === 'off' ? null : hostFirewall.mask });
-    this.hostFirewall = new HostFirewall(this.nft, { ...hostFirewall, netns });
+    this.hostFirewall = new HostFirewall(this.nft, { ...hostFirewall, netns }, new FileScanMemo(store.hostFirewallFile));
     this.mark = ownerMark(store.file);
     this.intents = new IntentLog(store.intentFile);
   }
@@ -240,6 +241,7 @@ export class Host implements HostContext {
 
   async close(): Promise<void> {
     await this.store.settled();
+    await this.hostFirewall.persist().catch(() => undefined);
     this.hostFirewall.close();
     await Promise.all([this.firewall.close(), this.ip.close(), this.nsIp.close()]);
   }

@@ -11,6 +11,7 @@ import { acceptRuleExpr, type BlockingChain, candidateChains, classifyChain, fir
 import { Firewalld, type FirewalldState, systemBusAddress } from './firewalld.js';
 import { hex } from './marks.js';
 import { buildReport, type HostFirewallReport, type Scan } from './report.js';
+import type { ScanMemo } from './scan-memo.js';
 
 export type { HostFirewallReport };
 
@@ -36,14 +37,27 @@ const FIREWALLD_WHY = 'firewalld zones (managed over D-Bus)';
 
 const OWN_TABLES = new Set(['inet nftbridge', 'bridge nftbridge']);
 
+/** The tables' part of a look, at the ruleset generation it was taken at. */
+interface LastScan {
+  gen: number;
+  firewalldTable: boolean;
+  blocking: BlockingChain[];
+  viaDbus: boolean;
+}
+
 export class HostFirewall {
   /** The firewalld connection, kept for the Host's life; null while found absent (looked at again after a while). */
   private firewalld: Firewalld | null | undefined;
   private absentSince = 0;
 
   constructor(
-    private readonly nft: Pick<NftClient, 'listChains' | 'listChain' | 'apply' | 'generationNow' | 'othersUnchangedSince'>,
+    private readonly nft: Pick<
+      NftClient,
+      'listChains' | 'listChain' | 'apply' | 'generationNow' | 'othersUnchangedSince' | 'generationsOf'
+    >,
     readonly options: HostFirewallOptions,
+    /** Where the last look is kept for the next process (see scan-memo.ts). */
+    private readonly memo?: ScanMemo,
   ) {}
 
   get enabled(): boolean {
@@ -96,14 +110,18 @@ export class HostFirewall {
     const asked = early ? this.askFirewalld(false) : undefined;
     // Read before the listings: a commit while they are taken moves the generation past this one.
     const gen = await this.nft.generationNow();
-    const last = this.lastScan;
+    const last = this.lastScan ?? this.remembered(gen);
     const unchanged = last !== undefined && gen !== undefined && this.nft.othersUnchangedSince(last.gen, gen);
-    const chains = unchanged ? last.chains : await this.nft.listChains();
-    const firewalldTable = chains.some((c) => c.family === 'inet' && c.table === 'firewalld');
+    let chains: ChainObj[] | undefined = unchanged ? undefined : await this.nft.listChains();
+    const firewalldTable = chains ? chains.some((c) => c.family === 'inet' && c.table === 'firewalld') : Boolean(last?.firewalldTable);
     const { firewalld, state } = (await asked) ?? (await this.askFirewalld(firewalldTable));
     const viaDbus = firewalld !== undefined;
-    const blocking = unchanged && last.viaDbus === viaDbus ? last.blocking : await this.blockingChains(chains, viaDbus);
-    if (gen !== undefined) this.lastScan = { gen, chains, blocking, viaDbus };
+    const reuse = unchanged && last.viaDbus === viaDbus;
+    const blocking = reuse ? last.blocking : await this.blockingChains((chains ??= await this.nft.listChains()), viaDbus);
+    if (gen !== undefined) {
+      this.lastScan = { gen, firewalldTable, blocking, viaDbus };
+      if (!reuse) this.remember(this.lastScan);
+    }
     return { blocking, firewalld, firewalldState: state, gen };
   }
 
@@ -136,7 +154,31 @@ export class HostFirewall {
    * nftbridge's own commits since, and it still holds (a long-lived Host's apply then looks at no
    * table; a one-shot's first look is whole).
    */
-  private lastScan: { gen: number; chains: ChainObj[]; blocking: BlockingChain[]; viaDbus: boolean } | undefined;
+  private lastScan: LastScan | undefined;
+
+  /** A look an earlier process kept, of this namespace, at this generation and with this mask. */
+  private remembered(gen: number | undefined): LastScan | undefined {
+    const namespace = this.nft.generationsOf;
+    if (!this.memo || gen === undefined || namespace === undefined) return undefined;
+    const kept = this.memo.load();
+    return kept?.namespace === namespace && kept.gen === gen && kept.mask === this.options.mask ? kept : undefined;
+  }
+
+  private remember(scan: LastScan): void {
+    const namespace = this.nft.generationsOf;
+    if (this.memo && namespace !== undefined) this.memo.save({ ...scan, namespace, mask: this.options.mask });
+  }
+
+  /**
+   * Keeps the last look for the next process at today's generation, when nothing but nftbridge's
+   * own commits came after it (an operation's commits move the generation after its look).
+   */
+  async persist(): Promise<void> {
+    const last = this.lastScan;
+    if (!this.memo || !last) return;
+    const now = await this.nft.generationNow();
+    if (now !== undefined && now !== last.gen && this.nft.othersUnchangedSince(last.gen, now)) this.remember({ ...last, gen: now });
+  }
 
   private async askFirewalld(firewalldTable: boolean): Promise<{ firewalld: Firewalld | undefined; state: FirewalldState | undefined }> {
     const firewalld = await this.connectFirewalld(firewalldTable);

@@ -106,6 +106,11 @@ export class NftClient {
     return this.generation.read();
   }
 
+  /** The namespace the generations are of (see RulesetGeneration.namespace). */
+  get generationsOf(): string | undefined {
+    return this.generation?.namespace;
+  }
+
   /** A listing taken at generation `gen` or later matched `token`. */
   found(gen: number, token: object): void {
     this.known = { gen, token };

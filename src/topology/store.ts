@@ -42,6 +42,8 @@ export class StateStore {
   readonly lockFile: string;
   /** What an operation in flight is creating (see intent.ts). */
   readonly intentFile: string;
+  /** The host firewall's last look, for the next process (hostfw/scan-memo.ts). */
+  readonly hostFirewallFile: string;
 
   constructor(
     readonly dir: string,
@@ -49,6 +51,7 @@ export class StateStore {
   ) {
     this.file = join(dir, `${key}.json`);
     this.intentFile = join(dir, `${key}.intent`);
+    this.hostFirewallFile = join(dir, `${key}.hostfw`);
     this.journal = join(dir, `${key}.journal`);
     this.lockFile = join(dir, `${key}.lock`);
   }

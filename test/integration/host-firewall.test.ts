@@ -7,8 +7,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { Host } from '../../src/index.js';
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
+import { Host, NftClient } from '../../src/index.js';
 import { type HostFirewallKind, type LabFirewall, startHostFirewall } from '../../src/lab/firewalls.js';
 import { ATTACKER, Lab, UPLINK } from '../../src/lab/lab.js';
 import { send, serve, type Server } from '../../src/lab/traffic.js';
@@ -235,6 +235,54 @@ describeKernel.each(KINDS)('under %s', (kind) => {
     await blocked(ns('a1'), UPLINK.outside, 80);
     cliOk([...g, 'apply']);
     await traffic();
+  });
+
+  it('a one-shot reuses the last look at the other tables only while nobody changed the ruleset', async () => {
+    const options = {
+      netns: lab.host,
+      stateDir: lab.stateDir,
+      ...(fw.env.DBUS_SYSTEM_BUS_ADDRESS ? { systemBus: fw.env.DBUS_SYSTEM_BUS_ADDRESS } : {}),
+    };
+    const looks = vi.spyOn(NftClient.prototype, 'listChains');
+    const oneShot = async () => {
+      const h = await Host.open(options);
+      try {
+        await h.apply();
+        expect(h.nft.generationsOf).toMatch(/^[0-9a-f-]{36}\/\d+$/);
+      } finally {
+        await h.close();
+      }
+    };
+    const nft = (...args: string[]) => execa('ip', ['netns', 'exec', lab.host, 'nft', ...args]);
+    try {
+      await oneShot();
+      looks.mockClear();
+      await oneShot();
+      expect(looks).not.toHaveBeenCalled();
+      await traffic();
+      // Somebody else's change: under nftables and ufw, nftbridge's accept rule deleted; under
+      // firewalld (whose rule is its zone, asked over D-Bus every time), a table of their own.
+      if (kind === 'firewalld') await nft('add', 'table', 'ip', 'admin_scratch');
+      else {
+        const ruleset = JSON.parse(String((await nft('-j', 'list', 'ruleset')).stdout)) as {
+          nftables: { rule?: { family: string; table: string; chain: string; handle: number; comment?: string } }[];
+        };
+        const ours = ruleset.nftables.flatMap((o) =>
+          o.rule?.table !== 'nftbridge' && o.rule?.comment?.startsWith('nftbridge:') ? [o.rule] : [],
+        );
+        expect(ours.length).toBeGreaterThan(0);
+        for (const r of ours) await nft('delete', 'rule', r.family, r.table, r.chain, 'handle', String(r.handle));
+        await blocked(ns('a1'), UPLINK.outside, 80);
+      }
+      looks.mockClear();
+      await oneShot();
+      expect(looks).toHaveBeenCalled();
+      await traffic();
+      expect((await host.status()).drift).toEqual([]);
+    } finally {
+      looks.mockRestore();
+      if (kind === 'firewalld') await nft('delete', 'table', 'ip', 'admin_scratch').catch(() => undefined);
+    }
   });
 
   it('down leaves the firewall ruleset and configuration as they were', async () => {

@@ -1,0 +1,78 @@
+/**
+ * The tables' part of the host firewall's last look, kept next to the state for the next process:
+ * a one-shot `nftbridge apply` or `connect` would otherwise list every other table's chains again
+ * (README "Performance": "detection added to a one-shot apply"). It holds only while the ruleset
+ * generation of the same namespace has not moved since, which the kernel counts for any change
+ * by anyone; firewalld's own configuration is not in it (that is asked over D-Bus every time).
+ * A cache: anything unreadable, or of another namespace, boot or mask, is a look like any other.
+ */
+import { closeSync, constants, openSync, renameSync, rmSync } from 'node:fs';
+import { z } from 'zod';
+import { readText, writeAll } from '../topology/files.js';
+import type { BlockingChain } from './detect.js';
+
+export interface RememberedScan {
+  /** The namespace the generation is of (NftClient.generationsOf). */
+  namespace: string;
+  gen: number;
+  mask: number;
+  firewalldTable: boolean;
+  viaDbus: boolean;
+  blocking: BlockingChain[];
+}
+
+export interface ScanMemo {
+  load(): RememberedScan | undefined;
+  save(scan: RememberedScan): void;
+}
+
+const blockingSchema = z.object({
+  family: z.enum(['ip', 'ip6', 'inet']),
+  table: z.string(),
+  chain: z.string(),
+  hook: z.enum(['forward', 'input']),
+  prio: z.number(),
+  kind: z.enum(['firewalld', 'ufw', 'iptables-nft', 'nftables']),
+  why: z.string(),
+  ours: z.array(z.object({ handle: z.number().int(), current: z.boolean() })),
+});
+
+const memoSchema = z.object({
+  namespace: z.string(),
+  gen: z.number().int(),
+  mask: z.number().int(),
+  firewalldTable: z.boolean(),
+  viaDbus: z.boolean(),
+  blocking: z.array(blockingSchema),
+});
+
+/** The memo as a file of the state directory (0600, never through a symlink, replaced whole). */
+export class FileScanMemo implements ScanMemo {
+  constructor(private readonly path: string) {}
+
+  load(): RememberedScan | undefined {
+    try {
+      const text = readText(this.path);
+      const parsed = text === undefined ? undefined : memoSchema.safeParse(JSON.parse(text));
+      return parsed?.success ? parsed.data : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  save(scan: RememberedScan): void {
+    const tmp = `${this.path}.${process.pid}.tmp`;
+    try {
+      const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+      try {
+        writeAll(fd, JSON.stringify(scan));
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(tmp, this.path);
+    } catch {
+      // A state directory not made yet, or full: the next process looks at the tables itself.
+      rmSync(tmp, { force: true });
+    }
+  }
+}
