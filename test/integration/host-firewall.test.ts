@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
-import { Host, NftClient } from '../../src/index.js';
+import { defaultRunner, Host, NftClient } from '../../src/index.js';
 import { type HostFirewallKind, type LabFirewall, startHostFirewall } from '../../src/lab/firewalls.js';
 import { ATTACKER, Lab, UPLINK } from '../../src/lab/lab.js';
 import { send, serve, type Server } from '../../src/lab/traffic.js';
@@ -244,15 +244,27 @@ describeKernel.each(KINDS)('under %s', (kind) => {
       ...(fw.env.DBUS_SYSTEM_BUS_ADDRESS ? { systemBus: fw.env.DBUS_SYSTEM_BUS_ADDRESS } : {}),
     };
     const looks = vi.spyOn(NftClient.prototype, 'listChains');
+    let namespace: string | undefined;
     const oneShot = async () => {
       const h = await Host.open(options);
       try {
         await h.apply();
-        expect(h.nft.generationsOf).toMatch(/^[0-9a-f-]{36}\/\d+$/);
+        namespace = h.nft.generationsOf;
       } finally {
         await h.close();
       }
     };
+    // The namespace a kept look is of: this boot's id and the namespace's cookie, the same for
+    // every process in the host namespace and another in any other namespace.
+    await oneShot();
+    expect(namespace).toMatch(/^[0-9a-f-]{36}\/\d+$/);
+    const elsewhere = new NftClient(defaultRunner, 'inet', 'nftbridge', Lab.path(lab.outside), true);
+    await elsewhere.generationNow();
+    expect(elsewhere.generationsOf).toMatch(/^[0-9a-f-]{36}\/\d+$/);
+    expect(elsewhere.generationsOf).not.toBe(namespace);
+    await elsewhere.close();
+    await host.firewall.generationNow();
+    expect(host.nft.generationsOf).toBe(namespace);
     const nft = (...args: string[]) => execa('ip', ['netns', 'exec', lab.host, 'nft', ...args]);
     try {
       await oneShot();
