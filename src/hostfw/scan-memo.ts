@@ -6,9 +6,8 @@
  * by anyone; firewalld's own configuration is not in it (that is asked over D-Bus every time).
  * A cache: anything unreadable, or of another namespace, boot or mask, is a look like any other.
  */
-import { closeSync, constants, openSync, renameSync, rmSync } from 'node:fs';
 import { z } from 'zod';
-import { readText, writeAll } from '../topology/files.js';
+import { readText, replaceFile } from '../topology/files.js';
 import type { BlockingChain } from './detect.js';
 
 export interface RememberedScan {
@@ -61,18 +60,11 @@ export class FileScanMemo implements ScanMemo {
   }
 
   save(scan: RememberedScan): void {
-    const tmp = `${this.path}.${process.pid}.tmp`;
     try {
-      const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-      try {
-        writeAll(fd, JSON.stringify(scan));
-      } finally {
-        closeSync(fd);
-      }
-      renameSync(tmp, this.path);
+      // Not synced: a look lost in a crash is only a look the next process takes again.
+      replaceFile(this.path, JSON.stringify(scan), false);
     } catch {
       // A state directory not made yet, or full: the next process looks at the tables itself.
-      rmSync(tmp, { force: true });
     }
   }
 }

@@ -2,7 +2,8 @@
  * Careful file access for the state directory: never through a symlink, whole writes, and syncs
  * that make a rename durable.
  */
-import { closeSync, constants, fstatSync, fsyncSync, openSync, readSync, rmdirSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, constants, fstatSync, fsyncSync, openSync, readSync, renameSync, rmdirSync, rmSync, writeSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { StateFileError } from '../errors.js';
 
@@ -37,6 +38,29 @@ export function writeAll(fd: number, text: string, position?: number): void {
   const buf = Buffer.from(text);
   let off = 0;
   while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off, position === undefined ? null : position + off);
+}
+
+/**
+ * Replaces `path` whole with `text`: a temporary file created exclusively (0600, never through a
+ * symlink), renamed over it, so a reader sees the old file or the new one. `durable`: synced,
+ * and the directory too, so a crash keeps the new one. A failure removes the temporary file.
+ */
+export function replaceFile(path: string, text: string, durable: boolean): void {
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  try {
+    try {
+      writeAll(fd, text);
+      if (durable) fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+  if (durable) syncDir(dirname(path));
 }
 
 /** A rename is durable only once the directory that holds it is synced. */

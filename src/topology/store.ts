@@ -7,10 +7,10 @@
  * following symlinks.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
+import { closeSync, constants, fstatSync, ftruncateSync, mkdirSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { StateFileError, UnsafeStateDirError } from '../errors.js';
-import { readText, removeMadeDirs, syncDir, writeAll } from './files.js';
+import { readText, removeMadeDirs, replaceFile, writeAll } from './files.js';
 import { acquireLock } from './lock.js';
 import { applyEntry, entryOf, JOURNAL_MAX_BYTES, JOURNAL_MAX_LINES, parseEntry, type StateChange } from './journal.js';
 import { emptyState, stateSchema, type PublishedPort, type State } from './state.js';
@@ -165,19 +165,7 @@ export class StateStore {
   async write(state: State): Promise<void> {
     this.ensureDir();
     const gen = randomBytes(8).toString('hex');
-    const tmp = `${this.file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-    const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-    try {
-      writeAll(fd, `${JSON.stringify({ ...state, generation: gen })}\n`);
-      fsyncSync(fd);
-    } catch (err) {
-      closeSync(fd);
-      rmSync(tmp, { force: true });
-      throw err;
-    }
-    closeSync(fd);
-    renameSync(tmp, this.file);
-    syncDir(this.dir);
+    replaceFile(this.file, `${JSON.stringify({ ...state, generation: gen })}\n`, true);
     // Entries of the old generation are ignored from now on; removing the file just saves space.
     rmSync(this.journal, { force: true });
     this.cache = { key: this.filesKey(), state, gen, lines: 0, journalBytes: 0 };
