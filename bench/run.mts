@@ -704,9 +704,11 @@ async function benchHostFirewall() {
         const shotsOn: number[] = [];
         const shotsOff: number[] = [];
         for (let i = 0; i < SIZES.repairs; i++) {
-          shotsOff.push(await oneShot({ hostFirewall: 'off' }));
-          shotsOn.push(await oneShot({}));
-          added.push((shotsOn.at(-1) ?? 0) - (shotsOff.at(-1) ?? 0));
+          const withoutLook = await oneShot({ hostFirewall: 'off' });
+          const withLook = await oneShot({});
+          shotsOff.push(withoutLook);
+          shotsOn.push(withLook);
+          added.push(withLook - withoutLook);
         }
         record('host firewall', `one-shot apply, nothing to do, detection on (${kind})`, shotsOn, 'ms', 'Host.open + apply');
         record('host firewall', `one-shot apply, nothing to do, detection off (${kind})`, shotsOff, 'ms', 'Host.open + apply');

@@ -4,26 +4,31 @@
  * rejects unconditionally. In nftables an accept ends only its own base chain; a drop anywhere is
  * final. Pure: it reads listings, the caller runs nft.
  */
+import { z } from 'zod';
 import type { ChainObj, RuleObj, Statement } from '../nft/schema.js';
 import { hex } from './marks.js';
 
-export type FirewallKind = 'firewalld' | 'ufw' | 'iptables-nft' | 'nftables';
+const firewallKindSchema = z.enum(['firewalld', 'ufw', 'iptables-nft', 'nftables']);
+export type FirewallKind = z.infer<typeof firewallKindSchema>;
 
-export interface ForeignChain {
-  family: 'ip' | 'ip6' | 'inet';
-  table: string;
-  chain: string;
-  hook: 'forward' | 'input';
-  prio: number;
-}
+const foreignChainSchema = z.object({
+  family: z.enum(['ip', 'ip6', 'inet']),
+  table: z.string(),
+  chain: z.string(),
+  hook: z.enum(['forward', 'input']),
+  prio: z.number(),
+});
+export type ForeignChain = z.infer<typeof foreignChainSchema>;
 
-export interface BlockingChain extends ForeignChain {
-  kind: FirewallKind;
+/** A schema because a look is also read back from a file (scan-memo.ts). */
+export const blockingChainSchema = foreignChainSchema.extend({
+  kind: firewallKindSchema,
   /** Why it would block: "policy drop", or the last rule's verdict. */
-  why: string;
+  why: z.string(),
   /** Handles of nftbridge's accept rules in it, by whether they match the current mask. */
-  ours: { handle: number; current: boolean }[];
-}
+  ours: z.array(z.object({ handle: z.number().int(), current: z.boolean() })),
+});
+export type BlockingChain = z.infer<typeof blockingChainSchema>;
 
 const HOOKS = new Set(['forward', 'input']);
 const FAMILIES = new Set(['ip', 'ip6', 'inet']);

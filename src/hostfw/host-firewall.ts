@@ -11,7 +11,7 @@ import { acceptRuleExpr, type BlockingChain, candidateChains, classifyChain, fir
 import { Firewalld, type FirewalldState, systemBusAddress } from './firewalld.js';
 import { hex } from './marks.js';
 import { buildReport, type HostFirewallReport, type Scan } from './report.js';
-import type { ScanMemo } from './scan-memo.js';
+import type { RememberedScan, ScanMemo } from './scan-memo.js';
 
 export type { HostFirewallReport };
 
@@ -38,12 +38,7 @@ const FIREWALLD_WHY = 'firewalld zones (managed over D-Bus)';
 const OWN_TABLES = new Set(['inet nftbridge', 'bridge nftbridge']);
 
 /** The tables' part of a look, at the ruleset generation it was taken at. */
-interface LastScan {
-  gen: number;
-  firewalldTable: boolean;
-  blocking: BlockingChain[];
-  viaDbus: boolean;
-}
+type LastScan = Omit<RememberedScan, 'namespace' | 'mask'>;
 
 export class HostFirewall {
   /** The firewalld connection, kept for the Host's life; null while found absent (looked at again after a while). */

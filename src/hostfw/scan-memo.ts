@@ -8,42 +8,23 @@
  */
 import { z } from 'zod';
 import { readText, replaceFile } from '../topology/files.js';
-import type { BlockingChain } from './detect.js';
-
-export interface RememberedScan {
-  /** The namespace the generation is of (NftClient.generationsOf). */
-  namespace: string;
-  gen: number;
-  mask: number;
-  firewalldTable: boolean;
-  viaDbus: boolean;
-  blocking: BlockingChain[];
-}
-
-export interface ScanMemo {
-  load(): RememberedScan | undefined;
-  save(scan: RememberedScan): void;
-}
-
-const blockingSchema = z.object({
-  family: z.enum(['ip', 'ip6', 'inet']),
-  table: z.string(),
-  chain: z.string(),
-  hook: z.enum(['forward', 'input']),
-  prio: z.number(),
-  kind: z.enum(['firewalld', 'ufw', 'iptables-nft', 'nftables']),
-  why: z.string(),
-  ours: z.array(z.object({ handle: z.number().int(), current: z.boolean() })),
-});
+import { blockingChainSchema } from './detect.js';
 
 const memoSchema = z.object({
+  /** The namespace the generation is of (NftClient.generationsOf). */
   namespace: z.string(),
   gen: z.number().int(),
   mask: z.number().int(),
   firewalldTable: z.boolean(),
   viaDbus: z.boolean(),
-  blocking: z.array(blockingSchema),
+  blocking: z.array(blockingChainSchema),
 });
+export type RememberedScan = z.infer<typeof memoSchema>;
+
+export interface ScanMemo {
+  load(): RememberedScan | undefined;
+  save(scan: RememberedScan): void;
+}
 
 /** The memo as a file of the state directory (0600, never through a symlink, replaced whole). */
 export class FileScanMemo implements ScanMemo {
