@@ -134,12 +134,21 @@ describeKernel.each(KINDS)('under %s', (kind) => {
       // Timed from the reload command's return, as the bench does: the firewall's own reload is
       // not nftbridge's (on a loaded machine ufw's alone has taken 5 s, firewalld's 11 s).
       const reloadMs = Date.now() - t0;
-      const ms = await eventually(2000);
+      // The repair is timed as the bench times it: until status finds the integration and the
+      // table whole again ("drift: none"). Timing it by traffic measured the probes as well: on a
+      // machine loaded enough that firewalld's reload took 12 s, a 700 ms probe that started
+      // just before the repair failed and counted (2.8 s, seen in CI).
+      const restored = Date.now();
+      for (;;) {
+        const drift = (await host.status()).drift;
+        if (drift.length === 0) break;
+        if (Date.now() - restored > 5000) throw new Error(`still drifting 5 s after the reload: ${JSON.stringify(drift)}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const ms = Date.now() - restored;
       expect(ms, `the repair took ${ms} ms after a reload of ${reloadMs} ms`).toBeLessThan(2000);
-      // The integration is whole again, not just working by chance.
-      const deadline = Date.now() + 2000;
-      while ((await host.status()).drift.length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-      expect((await host.status()).drift).toEqual([]);
+      // Whole again means working again, with no retry.
+      await traffic();
     } finally {
       await controller.stop();
     }
