@@ -72,6 +72,8 @@ interface OpSamples {
   apply: number[];
   /** The batched-ip floor of one attach, on a bridge of its own in the same host namespace. */
   floor: number[];
+  /** The floor of one detach: that attach's veth deleted with one `ip link del`. */
+  detachFloor: number[];
 }
 
 const noSamples = (): OpSamples => ({
@@ -84,6 +86,7 @@ const noSamples = (): OpSamples => ({
   status: [],
   apply: [],
   floor: [],
+  detachFloor: [],
 });
 
 /** Rounds `from` to `from + rounds - 1` of every operation, on network `net`; container and network names are fresh each round. */
@@ -106,8 +109,9 @@ async function opRounds(kit: BenchKit, host: Host, lab: Lab, net: string, rounds
     // What the kernel alone makes of one more container on this host (no nftbridge involved).
     const fbox = lab.name(`${tag}f${r}`);
     s.floor.push(await kit.time(() => floorAttach(lab, fbox, 6000 + r, FLOOR_BRIDGE)));
+    // And of one container fewer: its veth deleted, as a disconnect does (the namespace stays).
+    s.detachFloor.push(await kit.time(() => defaultRunner.run('ip', ['-n', lab.host, 'link', 'del', `vf${6000 + r}`])));
     await defaultRunner.run('ip', ['netns', 'del', fbox]);
-    await defaultRunner.run('ip', ['-n', lab.host, 'link', 'del', `vf${6000 + r}`]).catch(() => undefined);
   }
   return s;
 }
@@ -152,23 +156,29 @@ export async function benchLargeHost(kit: BenchKit): Promise<void> {
     const label = `${S.ports} ports, ${per * S.networks} endpoints, ${S.networks} networks`;
     const rows = new Map<keyof OpSamples, { empty: Row; large: Row }>();
     for (const op of Object.keys(empty) as (keyof OpSamples)[]) {
-      const what = op === 'floor' ? 'batched ip attach (floor)' : op;
+      const what = op === 'floor' ? 'batched ip attach (floor)' : op === 'detachFloor' ? 'ip link del of a veth (detach floor)' : op;
       const a = kit.record(scenario, `${what}, empty host (1 network)`, empty[op]);
       const b = kit.record(scenario, `${what}, ${label}`, large[op]);
       rows.set(op, { empty: a, large: b });
       if (op === 'apply') kit.ratioToLimit(scenario, b, 50);
-      else if (op === 'floor') kit.ratio(scenario, b, a);
+      else if (op === 'floor' || op === 'detachFloor') kit.ratio(scenario, b, a);
       else kit.ratio(scenario, b, a, '<= 1.25');
     }
     // Which part of connect's growth is the kernel's: connect's share of the floor, large against empty.
-    const c = rows.get('connect');
-    const f = rows.get('floor');
-    if (c && f)
-      kit.ratio(
-        scenario,
-        { variant: `connect's own share (to the floor), ${label}`, unit: 'x', median: c.large.median / f.large.median },
-        { variant: "connect's own share (to the floor), empty host", unit: 'x', median: c.empty.median / f.empty.median },
-      );
+    // Disconnect's the same way, against the detach floor.
+    for (const [op, floorOp] of [
+      ['connect', 'floor'],
+      ['disconnect', 'detachFloor'],
+    ] as const) {
+      const c = rows.get(op);
+      const f = rows.get(floorOp);
+      if (c && f)
+        kit.ratio(
+          scenario,
+          { variant: `${op}'s own share (to the floor), ${label}`, unit: 'x', median: c.large.median / f.large.median },
+          { variant: `${op}'s own share (to the floor), empty host`, unit: 'x', median: c.empty.median / f.empty.median },
+        );
+    }
   } finally {
     await host.close();
     await emptyHost.close();
@@ -335,12 +345,23 @@ export async function benchWatchScale(kit: BenchKit): Promise<void> {
   // same delete (one process, as a runtime without a daemon would), before watch runs.
   const doc = join(lab.stateDir, 'table.json');
   writeFileSync(doc, serialize(renderRuleset(await host.state())));
+  // Alternated with the same load as distributions start nft (no GLIBC_TUNABLES): what the
+  // huge-page heap nftbridge gives its nft processes (exec/runner.ts, childEnv) saves.
   const alone: number[] = [];
-  for (let r = 0; r < (kit.tiny ? 3 : 7); r++) {
+  const plain: number[] = [];
+  const plainNft = () =>
+    execa('nsenter', [`--net=${Lab.path(lab.host)}`, '--', 'nft', '-j', '-f', doc], {
+      env: { PATH: process.env.PATH, LC_ALL: 'C' },
+      extendEnv: false,
+    });
+  for (let r = 0; r < (kit.tiny ? 3 : 9); r++) {
     await defaultRunner.run('nft', ['delete', 'table', 'inet', 'nftbridge'], { netns: Lab.path(lab.host) });
     alone.push(await kit.time(() => defaultRunner.run('nft', ['-j', '-f', doc], { netns: Lab.path(lab.host) })));
+    await defaultRunner.run('nft', ['delete', 'table', 'inet', 'nftbridge'], { netns: Lab.path(lab.host) });
+    plain.push(await kit.time(plainNft));
   }
   const floor = kit.record(scenario, 'nft -j -f of the same table after the same delete (floor)', alone);
+  kit.ratio(scenario, floor, kit.record(scenario, 'the same, nft started with no GLIBC_TUNABLES (a 4 KB-page heap)', plain));
   await host.apply();
   await host.close();
   const cli = new URL('../dist/cli/main.js', import.meta.url).pathname;

@@ -51,6 +51,18 @@ const PATH = [process.env.PATH ?? '', '/usr/local/sbin', '/usr/sbin', '/sbin'].f
 export const CHILD_ENV = { PATH, LC_ALL: 'C' } as const;
 
 /**
+ * nft's heap on transparent huge pages (glibc's `malloc.hugetlb`, which only advises the kernel,
+ * so a host with THP off is unchanged). Loading a table of tens of thousands of set elements
+ * grows nft's heap by some 20 MB one 4 KB page fault at a time, and under virtualization page
+ * faults cost as much as the rest of the load together (bench: "watch on a large host", the two
+ * "nft -j -f" rows). Small documents touch no more memory, so they cost the same.
+ */
+export function childEnv(command: string, inherited: string | undefined = process.env.GLIBC_TUNABLES): Record<string, string> {
+  if (command !== 'nft' || inherited?.includes('glibc.malloc.hugetlb')) return { ...CHILD_ENV };
+  return { ...CHILD_ENV, GLIBC_TUNABLES: [inherited, 'glibc.malloc.hugetlb=1'].filter(Boolean).join(':') };
+}
+
+/**
  * Wraps a command so it runs inside a namespace without a shell. `ip` switches to a named
  * namespace itself (`ip -n NAME`), which saves starting nsenter as well.
  */
@@ -78,7 +90,7 @@ export class ExecaRunner implements Runner {
     return execa(file, args, {
       buffer: options.buffer ?? false,
       reject: false,
-      env: CHILD_ENV,
+      env: childEnv(command),
       cleanup: true,
       stdin: options.stdin ?? 'ignore',
     });
@@ -87,7 +99,7 @@ export class ExecaRunner implements Runner {
   async run(command: string, argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
     const [file, args] = inNetns(command, argv, options.netns);
     const fh = options.inputAsFile ? await stdinFile(options.input ?? '') : undefined;
-    const common = { reject: false, env: CHILD_ENV, stripFinalNewline: false } as const;
+    const common = { reject: false, env: childEnv(command), stripFinalNewline: false } as const;
     const result = await (fh
       ? execa(file, args, { ...common, stdin: fh.fd as unknown as 'pipe' }) // execa 9 passes an fd number through; its types omit it
       : execa(file, args, { ...common, input: options.input ?? '' })

@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { inNetns } from '../../../src/exec/runner.js';
+import { childEnv, defaultRunner, inNetns } from '../../../src/exec/runner.js';
 
 describe('entering a namespace', () => {
   it('ip enters a named namespace itself; anything else, and a path that is no name, through nsenter', () => {
@@ -10,5 +11,30 @@ describe('entering a namespace', () => {
     ]);
     expect(inNetns('ip', ['link'], '/proc/42/ns/net')).toEqual(['nsenter', ['--net=/proc/42/ns/net', '--', 'ip', 'link']]);
     expect(inNetns('ip', ['link'])).toEqual(['ip', ['link']]);
+  });
+});
+
+describe("a child's environment", () => {
+  it('nft gets a huge-page heap, added to tunables of the caller and never overriding a hugetlb of theirs; nothing else gets it', () => {
+    expect(childEnv('nft', undefined).GLIBC_TUNABLES).toBe('glibc.malloc.hugetlb=1');
+    expect(childEnv('nft', 'glibc.malloc.arena_max=2').GLIBC_TUNABLES).toBe('glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1');
+    expect(childEnv('nft', 'glibc.malloc.hugetlb=0').GLIBC_TUNABLES).toBeUndefined();
+    expect(childEnv('ip', undefined).GLIBC_TUNABLES).toBeUndefined();
+    expect(childEnv('nft', undefined)).toMatchObject({ LC_ALL: 'C' });
+  });
+
+  it('reaches the nft the runner starts (setpriv execs it in place, so the PID is nft)', async () => {
+    const child = defaultRunner.spawn('nft', ['-j', '-i'], { stdin: 'pipe' });
+    try {
+      const pid = child.pid ?? 0;
+      // Until setpriv has exec'd nft.
+      for (let i = 0; i < 200 && !readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('nft'); i++)
+        await new Promise((r) => setTimeout(r, 10));
+      expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0]).toBe('nft');
+      expect(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')).toContain('GLIBC_TUNABLES=glibc.malloc.hugetlb=1');
+    } finally {
+      child.kill();
+      await child;
+    }
   });
 });
