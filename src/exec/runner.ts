@@ -53,9 +53,10 @@ export const CHILD_ENV = { PATH, LC_ALL: 'C' } as const;
 /**
  * nft's heap on transparent huge pages (glibc's `malloc.hugetlb`, which only advises the kernel,
  * so a host with THP off is unchanged). Loading a table of tens of thousands of set elements
- * grows nft's heap by some 20 MB one 4 KB page fault at a time, and under virtualization page
- * faults cost as much as the rest of the load together (bench: "watch on a large host", the two
- * "nft -j -f" rows). Small documents touch no more memory, so they cost the same.
+ * grows nft's heap by some 20 MB one 4 KB page fault at a time; on a virtual machine a profile
+ * put a third of the load's time in those faults and in malloc touching fresh pages (bench:
+ * "watch on a large host", the two "nft -j -f" rows). Small documents touch no new memory, so
+ * they cost the same.
  */
 export function childEnv(command: string, inherited: string | undefined = process.env.GLIBC_TUNABLES): Record<string, string> {
   if (command !== 'nft' || inherited?.includes('glibc.malloc.hugetlb')) return { ...CHILD_ENV };
