@@ -17,7 +17,7 @@ import { Host, Ip, defaultRunner, planPublish } from '../dist/index.js';
 import { Lab, UPLINK } from '../dist/lab/index.js';
 import { startHostFirewall } from '../dist/lab/firewalls.js';
 import { HostFirewall } from '../dist/hostfw/host-firewall.js';
-import { NftSession } from '../dist/nft/session.js';
+import { NftSession, RENEW_AFTER } from '../dist/nft/session.js';
 import { WarmNft } from '../dist/nft/warm.js';
 import { benchConnectScaling, benchDown, benchLargeHost, benchWatchScale, type BenchKit } from './scale.mjs';
 
@@ -37,6 +37,7 @@ const SIZES = tiny
       iperfSeconds: 1,
       iperfRounds: 1,
       inputRounds: 3,
+      sessionWear: 300,
       cliRounds: 3,
     }
   : {
@@ -53,6 +54,7 @@ const SIZES = tiny
       iperfSeconds: 3,
       iperfRounds: 7,
       inputRounds: 15,
+      sessionWear: 6000,
       cliRounds: 15,
     };
 
@@ -474,10 +476,70 @@ async function benchNftInput() {
       const b = record('nft input', `${kb} KB document through a spare nft -f FIFO`, viaSpare);
       ratio('nft input', a, b);
     }
+    await benchSessionWear(lab);
   } finally {
     await session.close();
     await warm.close();
   }
+}
+
+/**
+ * A publish-sized change through the session over a long use, against a fresh session's: nft -i
+ * keeps every line in a libedit history that it walks at each line, so a session that is never
+ * renewed gets slower with use (nft/session.ts RENEW_AFTER). Samples are spread over the whole
+ * use, and the three sessions take turns.
+ */
+async function benchSessionWear(lab: Lab) {
+  const path = Lab.path(lab.host);
+  await defaultRunner.run('nft', ['-j', '-f', '-'], {
+    netns: path,
+    input: JSON.stringify({
+      nftables: [
+        { add: { table: { family: 'inet', name: 'nbwear' } } },
+        { add: { map: { family: 'inet', table: 'nbwear', name: 'm', type: 'inet_service', map: 'ipv4_addr' } } },
+      ],
+    }),
+    inputAsFile: true,
+  });
+  const change = (op: 'add' | 'delete', port: number) =>
+    JSON.stringify({
+      nftables: [{ [op]: { element: { family: 'inet', table: 'nbwear', name: 'm', elem: op === 'add' ? [[port, '10.0.0.2']] : [port] } } }],
+    });
+  const renewed = new NftSession(path);
+  const never = new NftSession(path, undefined, Number.POSITIVE_INFINITY);
+  const fresh: number[] = [];
+  const worn: number[] = [];
+  const unrenewed: number[] = [];
+  const samples = SIZES.inputRounds * 4;
+  const between = Math.ceil(SIZES.sessionWear / samples);
+  try {
+    for (let s = 0; s < samples; s++) {
+      for (let i = 0; i < between; i++) {
+        await renewed.run(change(i % 2 === 0 ? 'add' : 'delete', 7000));
+        await never.run(change(i % 2 === 0 ? 'add' : 'delete', 7001));
+      }
+      // A session of its own for each fresh sample, its first request (the process start) not timed.
+      const first = new NftSession(path);
+      await first.run(change('add', 7002));
+      fresh.push(await time(() => first.run(change('delete', 7002))));
+      await first.close();
+      const op = between % 2 === 0 ? 'add' : 'delete';
+      worn.push(await time(() => renewed.run(change(op, 7000))));
+      unrenewed.push(await time(() => never.run(change(op, 7001))));
+      // Back to where the alternation expects it.
+      await renewed.run(change(op === 'add' ? 'delete' : 'add', 7000));
+      await never.run(change(op === 'add' ? 'delete' : 'add', 7001));
+    }
+  } finally {
+    await renewed.close();
+    await never.close();
+  }
+  const n = samples * (between + 2);
+  const a = record('nft input', 'element change through a fresh nft -i session', fresh);
+  const b = record('nft input', `element change through the session over ${n} requests (renewed every ${RENEW_AFTER})`, worn);
+  const c = record('nft input', `element change through one nft -i over ${n} requests (never renewed)`, unrenewed);
+  ratio('nft input', b, a, '<= 1.25 (flat in use)');
+  ratio('nft input', c, a);
 }
 
 // ---- 5. repair latency ------------------------------------------------------------------------

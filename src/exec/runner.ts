@@ -59,9 +59,22 @@ export const CHILD_ENV = { PATH, LC_ALL: 'C' } as const;
  * they cost the same.
  */
 export function childEnv(command: string, inherited: string | undefined = process.env.GLIBC_TUNABLES): Record<string, string> {
-  if (command !== 'nft' || inherited?.includes('glibc.malloc.hugetlb')) return { ...CHILD_ENV };
-  return { ...CHILD_ENV, GLIBC_TUNABLES: [inherited, 'glibc.malloc.hugetlb=1'].filter(Boolean).join(':') };
+  if (command !== 'nft') return { ...CHILD_ENV };
+  const env = { ...CHILD_ENV, HOME: NFT_HOME };
+  if (inherited?.includes('glibc.malloc.hugetlb')) return env;
+  return { ...env, GLIBC_TUNABLES: [inherited, 'glibc.malloc.hugetlb=1'].filter(Boolean).join(':') };
 }
+
+/**
+ * The HOME every nft runs with: a path under which no file can exist. `nft -i` loads
+ * `$HOME/.nft.history` when it starts and writes its whole history back when it ends, and libedit
+ * reads `$HOME/.editrc`. With the caller's HOME, every session nftbridge ran appended its requests
+ * to the administrator's own history (95,000 lines and 14 MB after one day of tests here), the
+ * next session loaded all of it, and libedit walks that history once per line read: a tiny
+ * document took 3-5 ms instead of 0.5 (measured by hand; nft/session.ts renews the process for the
+ * history a session makes itself).
+ */
+export const NFT_HOME = '/dev/null';
 
 /**
  * Wraps a command so it runs inside a namespace without a shell. `ip` switches to a named

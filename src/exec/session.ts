@@ -66,6 +66,8 @@ export class LineSession {
       }
     | undefined;
   private queue: Promise<unknown> = Promise.resolve();
+  /** Requests sent or waiting their turn. */
+  private outstanding = 0;
   private closed = false;
   private readonly identity: string | undefined;
 
@@ -153,9 +155,15 @@ export class LineSession {
    * `complete` says when the output of a request that prints something has fully arrived.
    */
   request(text: string, complete?: (output: readonly string[], error: string) => boolean): Promise<Exchange | undefined> {
-    const run = this.queue.then(() => this.exchange(text, complete));
+    this.outstanding++;
+    const run = this.queue.then(() => this.exchange(text, complete)).finally(() => this.outstanding--);
     this.queue = run.catch(() => undefined);
     return run;
+  }
+
+  /** No request is in flight or waiting: the child can be replaced without cutting one off. */
+  get idle(): boolean {
+    return this.outstanding === 0;
   }
 
   private async exchange(text: string, complete?: (output: readonly string[], error: string) => boolean): Promise<Exchange | undefined> {

@@ -27,11 +27,29 @@ const protocol: SessionProtocol = {
 /** A listing printed its whole document, or failed. */
 const listingArrived = (output: readonly string[], error: string) => error.trim() !== '' || endsWith(output.at(-1), '}');
 
-export class NftSession {
-  private readonly session: LineSession;
+/**
+ * How many requests one nft process serves before the next idle moment starts a fresh one. nft -i
+ * adds every line it reads (a request and its marker) to its libedit history, never frees it, and
+ * walks it from its first entry at every line: a request's cost grows with the requests before it
+ * (bench: "nft input", one nft -i never renewed, 17x a fresh one's after 20,000 requests). A fresh
+ * nft costs one process start per this many.
+ */
+export const RENEW_AFTER = 1000;
 
-  constructor(netns?: string, runner?: Pick<Runner, 'spawn'>) {
-    this.session = new LineSession('nft', ['-j', '-i'], netns, protocol, runner);
+export class NftSession {
+  private session: LineSession;
+  private served = 0;
+
+  constructor(
+    private readonly netns?: string,
+    private readonly runner?: Pick<Runner, 'spawn'>,
+    private readonly renewAfter = RENEW_AFTER,
+  ) {
+    this.session = this.start();
+  }
+
+  private start(): LineSession {
+    return new LineSession('nft', ['-j', '-i'], this.netns, protocol, this.runner);
   }
 
   get alive(): boolean {
@@ -43,8 +61,16 @@ export class NftSession {
    * `listing`: the line prints one JSON document, which the exchange waits for in full.
    */
   async run(text: string, listing = false): Promise<string[]> {
-    const result = await this.session.request(text, listing ? listingArrived : undefined);
-    if (!result) throw new NftError('nft', ['-j', '-i'], undefined, this.session.lastWords || 'nft session ended');
+    // Renewed only between requests, so none is cut off; the old process ends on its stdin's end.
+    if (this.served >= this.renewAfter && this.session.idle) {
+      void this.session.close();
+      this.session = this.start();
+      this.served = 0;
+    }
+    this.served++;
+    const session = this.session;
+    const result = await session.request(text, listing ? listingArrived : undefined);
+    if (!result) throw new NftError('nft', ['-j', '-i'], undefined, session.lastWords || 'nft session ended');
     if (result.error.trim()) throw new NftError('nft', ['-j', '-i'], 1, result.error);
     return result.output;
   }

@@ -21,6 +21,10 @@ describe("a child's environment", () => {
     expect(childEnv('nft', 'glibc.malloc.hugetlb=0').GLIBC_TUNABLES).toBeUndefined();
     expect(childEnv('ip', undefined).GLIBC_TUNABLES).toBeUndefined();
     expect(childEnv('nft', undefined)).toMatchObject({ LC_ALL: 'C' });
+    // nft -i reads and writes $HOME/.nft.history: never the caller's.
+    expect(childEnv('nft', undefined).HOME).toBe('/dev/null');
+    expect(childEnv('nft', 'glibc.malloc.hugetlb=0').HOME).toBe('/dev/null');
+    expect(childEnv('ip', undefined).HOME).toBeUndefined();
   });
 
   it('reaches the nft the runner starts (setpriv execs it in place, so the PID is nft)', async () => {
@@ -31,7 +35,10 @@ describe("a child's environment", () => {
       for (let i = 0; i < 200 && !readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('nft'); i++)
         await new Promise((r) => setTimeout(r, 10));
       expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0]).toBe('nft');
-      expect(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')).toContain('GLIBC_TUNABLES=glibc.malloc.hugetlb=1');
+      const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+      expect(environ).toContain('GLIBC_TUNABLES=glibc.malloc.hugetlb=1');
+      // The caller's HOME is replaced, not added to (execa extends the environment).
+      expect(environ.filter((v) => v.startsWith('HOME='))).toEqual(['HOME=/dev/null']);
     } finally {
       child.kill();
       await child;
