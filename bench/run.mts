@@ -484,10 +484,13 @@ async function benchNftInput() {
 }
 
 /**
- * A publish-sized change through the session over a long use, against a fresh session's: nft -i
- * keeps every line in a libedit history that it walks at each line, so a session that is never
- * renewed gets slower with use (nft/session.ts RENEW_AFTER). Samples are spread over the whole
- * use, and the three sessions take turns.
+ * A publish-sized change through the session late in a long use, against sessions that take
+ * turns with it request by request (so a slow phase of the machine meets them all): one renewed
+ * every 50 requests, whose history stays short (the reference; the request that starts each of
+ * its processes is left out), one never renewed (nft -i as it is: it keeps every line in a
+ * libedit history that it walks at each line), and one never renewed that was started, as
+ * nftbridge started nft before it gave it a HOME of its own, with the caller's HOME, whose
+ * `.nft.history` every earlier session wrote to (nft/session.ts RENEW_AFTER, exec/runner.ts).
  */
 async function benchSessionWear(lab: Lab) {
   const path = Lab.path(lab.host);
@@ -505,41 +508,49 @@ async function benchSessionWear(lab: Lab) {
     JSON.stringify({
       nftables: [{ [op]: { element: { family: 'inet', table: 'nbwear', name: 'm', elem: op === 'add' ? [[port, '10.0.0.2']] : [port] } } }],
     });
-  const renewed = new NftSession(path);
-  const never = new NftSession(path, undefined, Number.POSITIVE_INFINITY);
-  const fresh: number[] = [];
-  const worn: number[] = [];
-  const unrenewed: number[] = [];
-  const samples = SIZES.inputRounds * 4;
-  const between = Math.ceil(SIZES.sessionWear / samples);
+  // A history of 20,000 lines (10,000 requests and their markers), written as nft writes it.
+  const home = join(lab.stateDir, 'home');
+  mkdirSync(home, { recursive: true });
+  const old = Array.from({ length: 10_000 }, (_, i) => [
+    change(i % 2 === 0 ? 'add' : 'delete', 7003),
+    JSON.stringify({ nftables: [{ flush: { table: { family: `nftbridge-marker-${i}`, name: 'x' } } }] }),
+  ]);
+  writeFileSync(join(home, '.nft.history'), `_HiStOrY_V2_\n${old.flat().join('\n').replaceAll(' ', '\\040')}\n`);
+  const callersHome = {
+    spawn: (command: string, argv: readonly string[]) =>
+      execa('nsenter', [`--net=${path}`, '--', command, ...argv], {
+        env: { PATH: process.env.PATH, LC_ALL: 'C', HOME: home },
+        extendEnv: false,
+        stdin: 'pipe',
+        buffer: false,
+        reject: false,
+        cleanup: true,
+      }),
+  };
+  const REF = 50;
+  const sessions = [
+    { name: `a session renewed every ${REF} requests (reference)`, session: new NftSession(path, undefined, REF), every: REF },
+    { name: `the session, renewed every ${RENEW_AFTER} requests`, session: new NftSession(path) },
+    { name: 'one nft -i never renewed', session: new NftSession(path, undefined, Number.POSITIVE_INFINITY) },
+    {
+      name: "one nft -i never renewed, with the caller's HOME and a 20,000-line .nft.history",
+      session: new NftSession(path, callersHome, Number.POSITIVE_INFINITY),
+    },
+  ].map((s, k) => ({ ...s, port: 7000 + k, times: [] as number[] }));
+  const n = SIZES.sessionWear;
+  const from = n - Math.round(n / 12);
   try {
-    for (let s = 0; s < samples; s++) {
-      for (let i = 0; i < between; i++) {
-        await renewed.run(change(i % 2 === 0 ? 'add' : 'delete', 7000));
-        await never.run(change(i % 2 === 0 ? 'add' : 'delete', 7001));
+    for (let i = 0; i < n; i++)
+      for (const s of sessions) {
+        const took = await time(() => s.session.run(change(i % 2 === 0 ? 'add' : 'delete', s.port)));
+        if (i >= from && !(s.every && i % s.every === 0)) s.times.push(took);
       }
-      // A session of its own for each fresh sample, its first request (the process start) not timed.
-      const first = new NftSession(path);
-      await first.run(change('add', 7002));
-      fresh.push(await time(() => first.run(change('delete', 7002))));
-      await first.close();
-      const op = between % 2 === 0 ? 'add' : 'delete';
-      worn.push(await time(() => renewed.run(change(op, 7000))));
-      unrenewed.push(await time(() => never.run(change(op, 7001))));
-      // Back to where the alternation expects it.
-      await renewed.run(change(op === 'add' ? 'delete' : 'add', 7000));
-      await never.run(change(op === 'add' ? 'delete' : 'add', 7001));
-    }
   } finally {
-    await renewed.close();
-    await never.close();
+    for (const s of sessions) await s.session.close();
   }
-  const n = samples * (between + 2);
-  const a = record('nft input', 'element change through a fresh nft -i session', fresh);
-  const b = record('nft input', `element change through the session over ${n} requests (renewed every ${RENEW_AFTER})`, worn);
-  const c = record('nft input', `element change through one nft -i over ${n} requests (never renewed)`, unrenewed);
-  ratio('nft input', b, a, '<= 1.25 (flat in use)');
-  ratio('nft input', c, a);
+  const [ref, ...rest] = sessions.map((s) => record('nft input', `element change through ${s.name}, requests ${from + 1}-${n}`, s.times));
+  ratio('nft input', rest[0], ref, '<= 1.25 (flat in use)');
+  for (const r of rest.slice(1)) ratio('nft input', r, ref);
 }
 
 // ---- 5. repair latency ------------------------------------------------------------------------

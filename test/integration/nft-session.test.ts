@@ -77,8 +77,10 @@ describeKernel('the nft session', () => {
       await session.run(TABLE);
       await session.run(MAP);
       for (let i = 0; i < 10; i++) await session.run(element(i % 2 === 0 ? 'add' : 'delete', 5000));
-      // 12 requests, 3 per process.
-      expect(started()).toBe(4);
+      // 12 requests, 3 per process: 4 processes served them, and the next one may be waiting.
+      expect(started()).toBeGreaterThanOrEqual(4);
+      expect(started()).toBeLessThanOrEqual(5);
+      const before = started();
       // Requests sent at once wait for the one in flight: none is cut off by a renewal.
       await Promise.all(Array.from({ length: 9 }, (_, i) => session.run(element('add', 6000 + i))));
       const listing = await session.run(
@@ -87,7 +89,7 @@ describeKernel('the nft session', () => {
       );
       const elems = (JSON.parse(listing.join('')) as { nftables: { map?: { elem?: unknown[] } }[] }).nftables.find((o) => o.map)?.map?.elem;
       expect(elems?.length).toBe(9);
-      expect(started()).toBeGreaterThan(4);
+      expect(started()).toBeGreaterThan(before);
       expect(session.alive).toBe(true);
     } finally {
       await session.run(JSON.stringify({ nftables: [{ delete: { table: { family: 'inet', name: 'sessiontest' } } }] }));
