@@ -71,7 +71,7 @@ export function childEnv(command: string, inherited: string | undefined = proces
  * reads `$HOME/.editrc`. With the caller's HOME, every session nftbridge ran appended its requests
  * to the administrator's own history (95,000 lines and 14 MB after one day of tests here), the
  * next session loaded all of it, and libedit walks that history once per line read: a tiny
- * document took 3-5 ms instead of 0.5 (measured by hand; nft/session.ts renews the process for the
+ * document took 3-8 ms instead of 0.5 (measured by hand; nft/session.ts renews the process for the
  * history a session makes itself).
  */
 export const NFT_HOME = '/dev/null';

@@ -65,7 +65,8 @@ describeKernel('the nft session', () => {
     } finally {
       process.env.HOME = savedHome;
     }
-    // close() ended the session's stdin; nft writes the history on its way out.
+    // nft writes the history on its way out. Host.close() waits for its sessions to end; a process a
+    // session handed over from ends on its own once its stdin closed, so give it a moment too.
     await new Promise((r) => setTimeout(r, 300));
     expect(existsSync(join(home, '.nft.history'))).toBe(false);
   });

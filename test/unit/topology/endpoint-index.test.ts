@@ -83,10 +83,13 @@ describe('endpoint index', () => {
     const next = endpointsWith(s.endpoints, extra);
     const index = endpointIndex(next);
     expect(index.byNetwork.get('a')?.get('new')).toBe(extra);
+    // Moved, not made again: the network it did not touch keeps the very map of the old index.
+    expect(index.byNetwork.get('b')).toBe(endpointIndex(s.endpoints).byNetwork.get('b'));
     // The old list's index is untouched: states are never changed in place.
     expect(endpointOf(s.endpoints, 'a', 'new')).toBeUndefined();
     const back = endpointsWithout(next, extra);
     expect(endpointOf(back, 'a', 'new')).toBeUndefined();
+    expect(endpointIndex(back).byNetwork.get('b')).toBe(index.byNetwork.get('b'));
     expect(endpointIndex(back).size).toBe(20);
   });
 });
