@@ -400,8 +400,9 @@ async function benchConnections() {
     );
     // The load generator shares two cores with everything else: rounds alternate the variants
     // so that noise hits them alike, and medians are compared. Each round starts one variant
-    // further on (a variant measured always right after the same other one measured 0.90x in
-    // one run and 1.11x in the next), and each variant sets up from a namespace with no table.
+    // further on, and each variant sets up from a namespace with no table: in a fixed order, the
+    // variant measured right after the published port came out 0.90x of it in one run and 1.04x
+    // by hand in another order: at this resolution the position may weigh as much as the ruleset.
     const netns = Lab.path(lab.host);
     const nftFile = (file: string) => defaultRunner.run('nft', ['-f', join(lab.stateDir, file)], { netns });
     const clean = async () => {
