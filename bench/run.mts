@@ -18,6 +18,7 @@ import { Lab, UPLINK } from '../dist/lab/index.js';
 import { startHostFirewall } from '../dist/lab/firewalls.js';
 import { HostFirewall } from '../dist/hostfw/host-firewall.js';
 import { NftSession, RENEW_AFTER } from '../dist/nft/session.js';
+import { CHAIN, FAMILY, SET_BRIDGES, SPOOF_FAMILY, TABLE } from '../dist/firewall/names.js';
 import { WarmNft } from '../dist/nft/warm.js';
 import { benchConnectScaling, benchDown, benchLargeHost, benchWatchScale, type BenchKit } from './scale.mjs';
 
@@ -388,13 +389,13 @@ async function benchConnections() {
     writeFileSync(
       join(lab.stateDir, 'unguarded.nft'),
       [
-        'delete table bridge nftbridge',
-        'flush chain inet nftbridge forward',
-        'add rule inet nftbridge forward ct state established,related accept',
-        'add rule inet nftbridge forward oifname @bridges ct status dnat accept',
-        'flush chain inet nftbridge raw_prerouting',
-        'flush chain inet nftbridge prerouting',
-        'add rule inet nftbridge prerouting ip daddr != 127.0.0.0/8 jump dnat4',
+        `delete table ${SPOOF_FAMILY} ${TABLE}`,
+        `flush chain ${FAMILY} ${TABLE} ${CHAIN.forward}`,
+        `add rule ${FAMILY} ${TABLE} ${CHAIN.forward} ct state established,related accept`,
+        `add rule ${FAMILY} ${TABLE} ${CHAIN.forward} oifname @${SET_BRIDGES} ct status dnat accept`,
+        `flush chain ${FAMILY} ${TABLE} ${CHAIN.rawPrerouting}`,
+        `flush chain ${FAMILY} ${TABLE} ${CHAIN.prerouting}`,
+        `add rule ${FAMILY} ${TABLE} ${CHAIN.prerouting} ip daddr != 127.0.0.0/8 jump ${CHAIN.dnat4}`,
         '',
       ].join('\n'),
     );

@@ -31,8 +31,8 @@ const listingArrived = (output: readonly string[], error: string) => error.trim(
  * How many requests one nft process serves before the next idle moment hands over to a fresh one.
  * nft -i adds every line it reads (a request and its marker) to its libedit history, never frees
  * it, and walks it from its first entry at every line: a request costs more the more requests came
- * before it (bench: "nft input", element change, 4x the reference after 6,000 requests when never
- * renewed). Every this many, the history starts again.
+ * before it (bench: "nft input", element change through one nft -i never renewed, against the
+ * reference). Every this many, the history starts again.
  */
 export const RENEW_AFTER = 250;
 
