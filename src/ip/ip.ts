@@ -5,7 +5,7 @@ import { BatchError, CommandError, SchemaError } from '../errors.js';
 export { BatchError };
 import type { Runner } from '../exec/runner.js';
 import { LinkNotices } from './link-events.js';
-import { LinkView } from './link-view.js';
+import { LinkView, plainSnapshot, type LinkSnapshot } from './link-view.js';
 import { NamespaceCache, type NamespaceProbe } from './netns.js';
 import { IpSession } from './session.js';
 import { addrSchema, linkSchema, neighSchema, routeSchema, type Link, type LinkAddresses, type Route } from './schema.js';
@@ -124,6 +124,15 @@ export class Ip {
    */
   async addresses(): Promise<LinkAddresses[]> {
     if (!this.persistent) return this.dumpAddresses();
+    return [...(await this.linkSnapshot()).all];
+  }
+
+  /**
+   * One look at links and addresses, indexed by name and alias. A long-lived Ip answers with the
+   * view's own tables, moved along by later looks (LinkSnapshot.changes): nothing is copied.
+   */
+  async linkSnapshot(): Promise<LinkSnapshot> {
+    if (!this.persistent) return plainSnapshot(await this.dumpAddresses());
     if (!this.view) {
       const notices = new LinkNotices(this.netns, this.runner);
       this.view = {
@@ -137,7 +146,7 @@ export class Ip {
         ),
       };
     }
-    return this.view.links.read();
+    return this.view.links.snapshot();
   }
 
   private namespaces: NamespaceCache | undefined;

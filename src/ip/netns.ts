@@ -6,6 +6,7 @@
 import { realpathSync, statfsSync, statSync } from 'node:fs';
 import { ValidationError } from '../errors.js';
 import type { Container } from '../topology/state.js';
+import { ChangeLog, type Changes } from './change-log.js';
 
 /** statfs(2) f_type of the nsfs pseudo file system (linux/magic.h). */
 const NSFS_MAGIC = 0x6e736673;
@@ -42,6 +43,13 @@ export interface NamespaceProbe {
 
 export const kernelNamespaces: NamespaceProbe = { identity: (p) => nsIdentity(p), isNamespace: (p) => isNamespaceFile(p) };
 
+/** A probe that keeps identities between looks, and says which it forgot (reconcile/link-memo.ts). */
+export interface SteadyNamespaces extends NamespaceProbe {
+  readonly changes: Changes;
+  /** Is the identity of `path` kept (so it stays what it was until `changes` names the path)? */
+  kept(path: string): boolean;
+}
+
 /**
  * Identities of namespace paths kept between looks while no mount changed at or above them: a host
  * of 500 containers otherwise stats 500 nsfs mounts on every status (bench: "large host", status).
@@ -67,18 +75,29 @@ export class NamespaceCache {
   forget(mountPoints: readonly string[] | 'all'): void {
     if (mountPoints === 'all') {
       this.ids.clear();
+      this.log.record('all');
       return;
     }
+    const dropped = new Set<string>();
+    const drop = (p: string) => {
+      if (this.ids.delete(p)) dropped.add(p);
+    };
     for (const m of mountPoints) {
-      this.ids.delete(m);
+      drop(m);
       const dir = m.length > 1 && m.endsWith('/') ? m.slice(0, -1) : m;
       if (!this.above.has(dir)) continue;
       const under = dir === '/' ? '/' : `${dir}/`;
-      for (const p of this.ids.keys()) if (p.startsWith(under)) this.ids.delete(p);
+      for (const p of this.ids.keys()) if (p.startsWith(under)) drop(p);
     }
+    this.log.record(dropped);
   }
 
-  readonly view: NamespaceProbe = {
+  /** The paths forgotten since a version: a kept path's identity changes only with one that names it. */
+  private readonly log = new ChangeLog();
+
+  readonly view: SteadyNamespaces = {
+    changes: this.log,
+    kept: (path) => this.ids.has(path),
     identity: (path) => {
       const kept = this.ids.get(path);
       if (kept !== undefined) return kept;

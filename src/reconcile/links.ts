@@ -10,42 +10,45 @@ import type { HostContext } from '../ops/context.js';
 import { bridgePortArgs, bridgeStep, containerStep, forwardingStep, netnsStep, vethStep } from '../ops/steps.js';
 import { parseCidr } from '../topology/cidr.js';
 import { findNetwork } from '../topology/plan.js';
-import type { Network, State } from '../topology/state.js';
+import type { Changes } from '../ip/change-log.js';
+import type { Container, Endpoint, Network, State } from '../topology/state.js';
 import type { Drift } from './drift.js';
 
 export interface HostLinks {
-  all: LinkAddresses[];
-  byName: Map<string, LinkAddresses>;
+  readonly all: readonly LinkAddresses[];
+  readonly byName: ReadonlyMap<string, LinkAddresses>;
   /** "DST DEV" of every route, as the kernel lists them. */
   routes: Set<string>;
   /** Namespace paths as of this read (Ip.steadyNamespaces). */
   namespaces: NamespaceProbe;
   /** How many links carry each alias: the owner's mark counts its links (orphans.ts). */
-  aliases: Map<string, number>;
+  readonly aliases: ReadonlyMap<string, number>;
+  /** A view kept by notices: which link names changed since a version (LinkSnapshot.changes). */
+  readonly changes?: Changes;
 }
 
-const routeKey = (dst: string, dev: string) => `${dst} ${dev}`;
+export const routeKey = (dst: string, dev: string) => `${dst} ${dev}`;
 
 /** One look at links (with their addresses) and routes, whatever the number of networks. */
 export async function readHostLinks(ip: Ip, state: State, probe: NamespaceProbe = kernelNamespaces): Promise<HostLinks> {
   const v6 = state.networks.some((n) => n.subnets.some((x) => x.cidr.includes(':')));
-  const [all, routes4, routes6] = await Promise.all([
-    ip.addresses(),
+  const [snapshot, routes4, routes6] = await Promise.all([
+    ip.linkSnapshot(),
     state.networks.length > 0 ? ip.routes(4) : [],
     v6 ? ip.routes(6) : [],
   ]);
-  const byName = new Map<string, LinkAddresses>();
-  const aliases = new Map<string, number>();
-  for (const l of all) {
-    byName.set(l.ifname, l);
-    if (l.ifalias) aliases.set(l.ifalias, (aliases.get(l.ifalias) ?? 0) + 1);
-  }
+  const routes = new Set<string>();
+  for (const r of routes4) routes.add(routeKey(r.dst, r.dev ?? ''));
+  for (const r of routes6) routes.add(routeKey(r.dst, r.dev ?? ''));
   return {
-    all,
-    byName,
-    aliases,
-    routes: new Set([...routes4, ...routes6].map((r) => routeKey(r.dst, r.dev ?? ''))),
+    get all() {
+      return snapshot.all;
+    },
+    byName: snapshot.byName,
+    aliases: snapshot.aliases,
+    routes,
     namespaces: ip.steadyNamespaces(probe),
+    ...(snapshot.changes ? { changes: snapshot.changes } : {}),
   };
 }
 
@@ -58,15 +61,55 @@ export interface LinkCheck {
   marked: number;
 }
 
+/** The networks' part of the check: bridges, gateway addresses and subnet routes; each network's bridge by name. */
+export function checkNetworks(
+  networks: readonly Network[],
+  links: Pick<HostLinks, 'byName' | 'routes'>,
+): { drift: Drift[]; bridgeOf: Map<string, string>; found: LinkAddresses[] } {
+  const drift: Drift[] = [];
+  const found: LinkAddresses[] = [];
+  const bridgeOf = new Map<string, string>();
+  for (const net of networks) {
+    bridgeOf.set(net.name, net.bridge);
+    const br = links.byName.get(net.bridge);
+    if (!br) {
+      drift.push({ kind: 'bridge', subject: net.bridge, reason: `bridge of network "${net.name}" is missing` });
+      continue;
+    }
+    found.push(br);
+    if (!br.flags.includes('UP')) drift.push({ kind: 'bridge', subject: net.bridge, reason: 'bridge is down' });
+    const have = new Set(br.addr_info.map((i) => i.local));
+    for (const s of net.subnets) {
+      if (!have.has(s.gateway)) drift.push({ kind: 'address', subject: net.bridge, reason: `gateway ${s.gateway} is missing` });
+      // The subnet route comes with the address; it is only missing when somebody removed it.
+      else if (!links.routes.has(routeKey(s.cidr, net.bridge)))
+        drift.push({ kind: 'route', subject: net.bridge, reason: `route to ${s.cidr} is missing` });
+    }
+  }
+  return { drift, bridgeOf, found };
+}
+
+/** A container whose namespace is gone or is another one now. */
+export const containerDrift = (box: Container, probe: NamespaceProbe): Drift | undefined =>
+  containerPresent(box, probe)
+    ? undefined
+    : { kind: 'container', subject: box.name, reason: `namespace ${box.netns} is gone (or is another namespace now)` };
+
+/** An endpoint whose host side is missing or not on its network's bridge. */
+export function endpointDrift(ep: Endpoint, link: LinkAddresses | undefined, bridge: string | undefined): Drift | undefined {
+  if (link !== undefined && link.master === bridge) return undefined;
+  const subject = `${ep.network}/${ep.container}`;
+  if (!link) return { kind: 'endpoint', subject, reason: `host interface ${ep.hostIfname} is missing` };
+  return { kind: 'endpoint', subject, reason: `${ep.hostIfname} is not attached to ${bridge}` };
+}
+
 /**
  * Bridges, gateway addresses, subnet routes, endpoints and container namespaces that differ;
  * counting on the way the state's links that carry the owner's mark: when they are as
  * many as the links that carry it, no link of ours is an orphan, and orphans.ts need not walk
- * every link again (a status on a host of 500 endpoints walks each list once, cold: bench
- * "large host", status).
+ * every link again. This walks the whole state; link-memo.ts redoes only what changed.
  */
 export function checkLinks(state: State, links: HostLinks, mark?: string, probe: NamespaceProbe = links.namespaces): LinkCheck {
-  const out: Drift[] = [];
   let marked = 0;
   // Each marked link is counted once: a state naming one link twice (two networks one bridge, an
   // endpoint's host side a bridge's name) makes the count say nothing (-1) rather than hide an orphan.
@@ -77,35 +120,18 @@ export function checkLinks(state: State, links: HostLinks, mark?: string, probe:
     counted.add(link);
     marked++;
   };
-  const bridgeOf = new Map<string, string>();
-  for (const net of state.networks) {
-    bridgeOf.set(net.name, net.bridge);
-    const br = links.byName.get(net.bridge);
-    if (!br) {
-      out.push({ kind: 'bridge', subject: net.bridge, reason: `bridge of network "${net.name}" is missing` });
-      continue;
-    }
-    count(br);
-    if (!br.flags.includes('UP')) out.push({ kind: 'bridge', subject: net.bridge, reason: 'bridge is down' });
-    const have = new Set(br.addr_info.map((i) => i.local));
-    for (const s of net.subnets) {
-      if (!have.has(s.gateway)) out.push({ kind: 'address', subject: net.bridge, reason: `gateway ${s.gateway} is missing` });
-      // The subnet route comes with the address; it is only missing when somebody removed it.
-      else if (!links.routes.has(routeKey(s.cidr, net.bridge)))
-        out.push({ kind: 'route', subject: net.bridge, reason: `route to ${s.cidr} is missing` });
-    }
+  const nets = checkNetworks(state.networks, links);
+  for (const br of nets.found) count(br);
+  const out = nets.drift;
+  for (const box of state.containers) {
+    const d = containerDrift(box, probe);
+    if (d) out.push(d);
   }
-  for (const box of state.containers)
-    if (!containerPresent(box, probe))
-      out.push({ kind: 'container', subject: box.name, reason: `namespace ${box.netns} is gone (or is another namespace now)` });
   for (const ep of state.endpoints) {
     const link = links.byName.get(ep.hostIfname);
-    const bridge = bridgeOf.get(ep.network);
     if (link !== undefined) count(link);
-    if (link !== undefined && link.master === bridge) continue;
-    const subject = `${ep.network}/${ep.container}`;
-    if (!link) out.push({ kind: 'endpoint', subject, reason: `host interface ${ep.hostIfname} is missing` });
-    else out.push({ kind: 'endpoint', subject, reason: `${ep.hostIfname} is not attached to ${bridge}` });
+    const d = endpointDrift(ep, link, nets.bridgeOf.get(ep.network));
+    if (d) out.push(d);
   }
   return { drift: out, marked: Number.isNaN(marked) ? -1 : marked };
 }

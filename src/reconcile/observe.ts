@@ -4,7 +4,8 @@ import type { NamespaceProbe } from '../ip/netns.js';
 import type { Intent } from '../topology/intent.js';
 import type { State } from '../topology/state.js';
 import { observeTable, type Drift, type TableObservation, type TableReader } from './drift.js';
-import { checkLinks, readHostLinks, type HostLinks } from './links.js';
+import { checkLinksKept } from './link-memo.js';
+import { readHostLinks, type HostLinks } from './links.js';
 import { findOrphans, type Orphans } from './orphans.js';
 
 /** What identifies the owner of links and what it was doing when interrupted, for orphan detection. */
@@ -42,7 +43,7 @@ export interface ObserveContext {
 export async function observeAll(ctx: ObserveContext, state: State): Promise<Observation> {
   const [table, links] = await Promise.all([observeTable(ctx, state), readHostLinks(ctx.ip, state, ctx.namespaces)]);
   const owner = ctx.owner;
-  const checked = checkLinks(state, links, owner?.mark);
+  const checked = checkLinksKept(state, links, owner?.mark);
   const drift = [...table.drift, ...checked.drift];
   if (!owner) return { ...table, drift, links };
   // Every link carrying the mark is one the state names, and no operation was interrupted: none

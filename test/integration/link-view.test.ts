@@ -53,6 +53,12 @@ describeKernel('the link view follows the kernel', () => {
         continue;
       }
       expect(normal(seen)).toEqual(after);
+      // The indexes kept along with the links (by name, by alias) say what indexes made afresh would.
+      const snap = await view.linkSnapshot();
+      const aliases = new Map<string, number>();
+      for (const l of snap.all) if (l.ifalias !== undefined) aliases.set(l.ifalias, (aliases.get(l.ifalias) ?? 0) + 1);
+      expect(new Map(snap.byName)).toEqual(new Map(snap.all.map((l) => [l.ifname, l])));
+      expect(new Map(snap.aliases)).toEqual(aliases);
       return seen;
     }
   };

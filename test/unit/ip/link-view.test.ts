@@ -3,9 +3,11 @@
  * when the view gives up and dumps, and that a one-shot never starts the notices' process.
  * test/integration/link-view.test.ts compares it with real dumps.
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { ChangeLog } from '../../../src/ip/change-log.js';
 import { parseNotice, type LinkNotice } from '../../../src/ip/link-events.js';
-import { applyNotices, flagNames, LinkView } from '../../../src/ip/link-view.js';
+import { applyNotices, flagNames, LinkTable, LinkView } from '../../../src/ip/link-view.js';
 import type { LinkAddresses } from '../../../src/ip/schema.js';
 
 const hex = (s: string) => Buffer.from(s).toString('hex');
@@ -130,5 +132,64 @@ describe('the view', () => {
     await view.read();
     expect(calls.dumps).toBe(5);
     expect(calls.ones).toEqual([]);
+  });
+});
+
+describe('the kept table', () => {
+  it('keeps its indexes by name, alias and down as a table made afresh from its links would', () => {
+    const op = fc.record({
+      index: fc.integer({ min: 1, max: 6 }),
+      name: fc.constantFrom('a', 'b', 'c', 'd'),
+      alias: fc.option(fc.constantFrom('m', 'n')),
+      up: fc.boolean(),
+      gone: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 40 }), (ops) => {
+        const t = new LinkTable([]);
+        for (const o of ops) {
+          // Names stay unique, as the kernel keeps them: a link of another index under the name goes first.
+          const other = t.byName.get(o.name);
+          if (other && other.ifindex !== o.index) t.delete(other.ifindex);
+          if (o.gone) t.delete(o.index);
+          else t.set(o.index, link(o.index, o.name, { flags: o.up ? ['UP'] : [], ...(o.alias ? { ifalias: o.alias } : {}) }));
+        }
+        const fresh = new LinkTable(t.all);
+        expect(new Map(t.byName)).toEqual(new Map(fresh.byName));
+        expect(new Map(t.aliases)).toEqual(new Map(fresh.aliases));
+        expect(new Set(t.down)).toEqual(new Set(fresh.down));
+        expect(fresh.touched.size).toBe(0);
+      }),
+    );
+  });
+
+  it("names what each look changed, and 'all' after a dump", async () => {
+    const drained: (LinkNotice[] | 'lost')[] = ['lost', [{ type: 'link-gone', index: 3 }], [], 'lost'];
+    const view = new LinkView(
+      async () => [link(1, 'lo', { flags: ['LOOPBACK', 'UP'] }), link(3, 'br-a')],
+      { drain: async () => drained.shift() },
+      async () => undefined,
+    );
+    await view.snapshot(); // a one-shot's dump: nothing to follow
+    const changes = (await view.snapshot()).changes; // lost: a dump, kept from now on
+    expect(changes).toBeDefined();
+    const at = changes?.version ?? -1;
+    await view.snapshot(); // br-a is gone
+    expect(changes?.since(at)).toEqual(new Set(['br-a']));
+    const now = changes?.version ?? -1;
+    await view.snapshot(); // nothing
+    expect(changes?.since(now)).toEqual(new Set());
+    await view.snapshot(); // lost: a dump
+    expect(changes?.since(now)).toBe('all');
+  });
+
+  it('tells a reader too far behind that everything changed', () => {
+    const log = new ChangeLog();
+    for (let i = 0; i < 100; i++) log.record(new Set([`l${i}`]));
+    expect(log.since(99)).toEqual(new Set(['l99']));
+    expect(log.since(1)).toBe('all');
+    expect(log.since(100)).toEqual(new Set());
+    log.record(new Set());
+    expect(log.version).toBe(100);
   });
 });
