@@ -161,6 +161,17 @@ export class LineSession {
     return run;
   }
 
+  /** Once every request sent so far is answered (or the child ended). */
+  settled(): Promise<void> {
+    return this.queue.then(() => undefined);
+  }
+
+  /** Requests from now on wait for `before` first: a successor takes over only once its predecessor is done. */
+  after(before: Promise<unknown>): void {
+    const queue = this.queue;
+    this.queue = Promise.all([queue, before.catch(() => undefined)]);
+  }
+
   /** No request is in flight or waiting: the child can be replaced without cutting one off. */
   get idle(): boolean {
     return this.outstanding === 0;

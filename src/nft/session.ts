@@ -66,21 +66,33 @@ export class NftSession {
    */
   async run(text: string, listing = false): Promise<string[]> {
     if (this.served >= this.renewAfter - START_AHEAD) this.next ??= this.start();
-    // Handed over only between requests, so none is cut off; the old process ends on its stdin's end.
-    if (this.served >= this.renewAfter && this.session.idle) {
-      const next = this.next?.alive ? this.next : this.start();
-      if (next !== this.next) void this.next?.close();
-      this.next = undefined;
-      void this.session.close();
-      this.session = next;
-      this.served = 0;
-    }
+    // Handed over between requests, so none is cut off; the old process ends on its stdin's end.
+    // A caller that always has a request queued would never leave a moment between requests: past
+    // twice the count, the successor takes the next request once the old process answered all it
+    // was sent (transactions stay in the order they were asked for).
+    if (this.served >= this.renewAfter && (this.session.idle || this.served >= 2 * this.renewAfter)) this.handOver();
     this.served++;
     const session = this.session;
     const result = await session.request(text, listing ? listingArrived : undefined);
     if (!result) throw new NftError('nft', ['-j', '-i'], undefined, session.lastWords || 'nft session ended');
     if (result.error.trim()) throw new NftError('nft', ['-j', '-i'], 1, result.error);
     return result.output;
+  }
+
+  /** How many times a fresh process took over. */
+  renewals = 0;
+
+  private handOver(): void {
+    const next = this.next?.alive ? this.next : this.start();
+    if (next !== this.next) void this.next?.close();
+    this.next = undefined;
+    const old = this.session;
+    const done = old.settled();
+    next.after(done);
+    void done.then(() => old.close());
+    this.session = next;
+    this.served = 0;
+    this.renewals++;
   }
 
   async close(): Promise<void> {

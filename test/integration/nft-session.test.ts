@@ -97,4 +97,31 @@ describeKernel('the nft session', () => {
       await session.close();
     }
   });
+
+  it('renews under a caller that always has a request queued, keeping the order of transactions', async () => {
+    const session = new NftSession(Lab.path(lab.host), undefined, 3);
+    try {
+      await session.run(TABLE);
+      await session.run(MAP);
+      // Add, delete, add...: a delete run before its add fails, so every request answered means in order.
+      let last = session.run(element('add', 7000));
+      for (let i = 1; i < 40; i++) {
+        const next = session.run(element(i % 2 === 0 ? 'add' : 'delete', 7000));
+        await last;
+        last = next;
+      }
+      await last;
+      // Never a moment between requests: only the bound at twice the count hands over.
+      expect(session.renewals).toBeGreaterThanOrEqual(5);
+      const listing = await session.run(
+        JSON.stringify({ nftables: [{ list: { map: { family: 'inet', table: 'sessiontest', name: 'm' } } }] }),
+        true,
+      );
+      const elems = (JSON.parse(listing.join('')) as { nftables: { map?: { elem?: unknown[] } }[] }).nftables.find((o) => o.map)?.map?.elem;
+      expect(elems ?? []).toEqual([]);
+    } finally {
+      await session.run(JSON.stringify({ nftables: [{ delete: { table: { family: 'inet', name: 'sessiontest' } } }] }));
+      await session.close();
+    }
+  });
 });
