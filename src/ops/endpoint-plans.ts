@@ -114,9 +114,10 @@ export function disconnectPlan(ctx: HostContext, state: State, network: string, 
   findNetwork(state, network);
   const ep = findEndpoint(state, network, container);
   const ports = state.ports.filter((p) => p.network === network && p.container === container);
+  // Asked of the list before endpointsWithout moves its index to the next one.
+  const stillUsed = endpointsOf(state.endpoints, container).length > 1;
   const endpoints = endpointsWithout(state.endpoints, ep);
   const box = state.containers.find((c) => c.name === container);
-  const stillUsed = endpointsOf(state.endpoints, container).length > 1;
   const next: State = {
     ...state,
     endpoints,

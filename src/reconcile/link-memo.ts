@@ -23,6 +23,7 @@ const MOST_CHANGED = 64;
 export function arrayChanges<T>(a: readonly T[], b: readonly T[]): { added: T[]; removed: T[] } | undefined {
   const added: T[] = [];
   const removed: T[] = [];
+  if (a === b) return { added, removed };
   let i = 0;
   let j = 0;
   while (i < a.length || j < b.length) {

@@ -54,8 +54,8 @@ describe('endpoint index', () => {
 
   it('moves its index along a connect and a disconnect, and the moved index says what a fresh one says', () => {
     const plain = (list: readonly Endpoint[]) => {
-      const i = endpointIndex([...list]);
-      return { byNetwork: i.byNetwork, byContainer: i.byContainer, hostIfnames: i.hostIfnames, size: i.size };
+      const i = endpointIndex(list);
+      return { byNetwork: i.byNetwork, byContainer: i.byContainer, hostIfnames: i.hostIfnames, addresses: i.addresses, size: i.size };
     };
     const s = hostWith(6);
     const pool: Endpoint[] = [...s.endpoints];
@@ -70,7 +70,7 @@ describe('endpoint index', () => {
           const ep = pool[k] as Endpoint;
           if (add) list = endpointsWith(list, ep);
           else if (list.includes(ep)) list = endpointsWithout(list, ep);
-          expect({ ...endpointIndex(list) }).toEqual(plain(list));
+          expect(plain(list)).toEqual(plain([...list]));
         }
       }),
     );
@@ -83,13 +83,52 @@ describe('endpoint index', () => {
     const next = endpointsWith(s.endpoints, extra);
     const index = endpointIndex(next);
     expect(index.byNetwork.get('a')?.get('new')).toBe(extra);
-    // Moved, not made again: the network it did not touch keeps the very map of the old index.
-    expect(index.byNetwork.get('b')).toBe(endpointIndex(s.endpoints).byNetwork.get('b'));
-    // The old list's index is untouched: states are never changed in place.
-    expect(endpointOf(s.endpoints, 'a', 'new')).toBeUndefined();
+    const b = index.byNetwork.get('b');
     const back = endpointsWithout(next, extra);
     expect(endpointOf(back, 'a', 'new')).toBeUndefined();
-    expect(endpointIndex(back).byNetwork.get('b')).toBe(index.byNetwork.get('b'));
+    // Moved, not made again: the network it did not touch keeps the very map.
+    expect(endpointIndex(back)).toBe(index);
+    expect(endpointIndex(back).byNetwork.get('b')).toBe(b);
     expect(endpointIndex(back).size).toBe(20);
+    // The lists it left answer from their own endpoints (an index made again when asked).
+    expect(endpointOf(s.endpoints, 'a', 'new')).toBeUndefined();
+    expect(endpointOf(next, 'a', 'new')).toBe(extra);
+    expect(endpointIndex(next)).not.toBe(index);
+  });
+
+  it('hands out the lowest free address, as a search from the first one does, across connects and disconnects', () => {
+    // The search starts where the index last found every address below held: it must never skip a free one.
+    const naive = (state: State, network: string, seen: ReadonlySet<string>) => {
+      const net = state.networks.find((n) => n.name === network);
+      const held = new Set([...(net?.subnets.map((x) => x.gateway) ?? []), ...seen]);
+      for (const ep of state.endpoints) if (ep.network === network) for (const a of ep.addresses) held.add(a);
+      for (let i = 1; i < 255; i++) if (!held.has(`10.60.0.${i}`)) return `10.60.0.${i}`;
+      return undefined;
+    };
+    const step = fc.oneof(
+      fc.record({ op: fc.constant('connect' as const), seen: fc.array(fc.integer({ min: 1, max: 12 }), { maxLength: 3 }) }),
+      fc.record({ op: fc.constant('disconnect' as const), at: fc.nat(20) }),
+      fc.record({ op: fc.constant('reread' as const) }),
+    );
+    fc.assert(
+      fc.property(fc.array(step, { minLength: 1, maxLength: 40, size: 'max' }), (steps) => {
+        let state = emptyState();
+        state.networks.push(planNetwork(state, { name: 'p', subnet: '10.60.0.0/24' }));
+        let n = 0;
+        for (const s of steps) {
+          if (s.op === 'connect') {
+            const seen = new Set(s.seen.map((i) => `10.60.0.${i}`));
+            const want = naive(state, 'p', seen);
+            const ep = planEndpoint(state, 'p', `k${n}`, {}, `vethk${n}`, seen);
+            n++;
+            expect(ep.addresses[0]).toBe(want);
+            state = { ...state, endpoints: endpointsWith(state.endpoints, ep) };
+          } else if (s.op === 'disconnect') {
+            const ep = state.endpoints[s.at % Math.max(1, state.endpoints.length)];
+            if (ep) state = { ...state, endpoints: endpointsWithout(state.endpoints, ep) };
+          } else state = { ...state, endpoints: [...state.endpoints] }; // a list with no index (a state read again)
+        }
+      }),
+    );
   });
 });
