@@ -71,7 +71,10 @@ export class FakeIp {
       for (const line of input.split('\n').filter((l) => l.trim() !== '')) this.run(ns, line.trim().split(/\s+/));
       return '';
     }
-    const [object, verb, ...rest] = args;
+    const [object, verb, ...words] = args;
+    // `dev NAME` (link set, link del) and `name NAME` (link add) name the link as a bare NAME does.
+    const named = object === 'link' && (words[0] === 'dev' || (verb === 'add' && words[0] === 'name'));
+    const rest = named ? words.slice(1) : words;
     if (object === 'netns') return this.netns(verb, rest[0] ?? '');
     if (object === 'link' && verb === 'show') return JSON.stringify([...this.space(ns).values()].map((l) => this.describe(l, false)));
     if (object === 'addr' && verb === 'show') return this.showAddr(ns, rest);

@@ -18,7 +18,7 @@ export const ownerMark = (stateFile: string) =>
   `${MARK_PREFIX}${createHash('sha256').update(resolve(stateFile)).digest('hex').slice(0, 12)}`;
 
 /** The `ip link set NAME alias MARK` line that marks a link just created. */
-export const markArgs = (name: string, mark: string) => ['link', 'set', name, 'alias', mark] as const;
+export const markArgs = (name: string, mark: string) => ['link', 'set', 'dev', name, 'alias', mark] as const;
 
 /** Up to this many links, one read each costs less than a dump of every link of a large host. */
 const FEW = 4;
@@ -34,7 +34,7 @@ async function deleteAsGroup(ip: Ip, names: readonly string[], listing: readonly
   let group = 0;
   while (group === 0 || taken.has(String(group))) group = 0x6e620000 + randomInt(0x10000);
   try {
-    await ip.batch(names.map((n) => ['link', 'set', n, 'group', String(group)]));
+    await ip.batch(names.map((n) => ['link', 'set', 'dev', n, 'group', String(group)]));
     await ip.run(['link', 'del', 'group', String(group)]);
     return true;
   } catch {
@@ -71,7 +71,7 @@ export async function deleteOwnedLinks(
   for (const name of owned) {
     // Each link on its own: one that cannot go does not keep the others.
     try {
-      await ip.run(['link', 'del', name]);
+      await ip.run(['link', 'del', 'dev', name]);
     } catch (err) {
       if (!isNotFound(err)) failed.push(err);
     }

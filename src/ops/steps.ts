@@ -26,18 +26,18 @@ const bridgeMac = () => ['02', ...[...randomBytes(5)].map((b) => b.toString(16).
 /** Bridge with its gateway addresses, up; IPv6 router advertisements from containers are ignored. */
 export function bridgeStep(runner: Runner, ip: Ip, net: Network, mark: string): Step {
   const lines: IpArgs[] = [
-    ['link', 'add', net.bridge, ...(net.mtu ? ['mtu', String(net.mtu)] : []), 'type', 'bridge'],
+    ['link', 'add', 'name', net.bridge, ...(net.mtu ? ['mtu', String(net.mtu)] : []), 'type', 'bridge'],
     markArgs(net.bridge, mark),
     // A MAC of its own, as Docker gives its bridges: otherwise the bridge takes the lowest MAC of
     // its ports and changes it as containers come and go, which flushes the host's neighbour
     // entries on it and leaves the containers' ARP caches pointing at the old gateway MAC.
-    ['link', 'set', net.bridge, 'address', bridgeMac()],
+    ['link', 'set', 'dev', net.bridge, 'address', bridgeMac()],
   ];
   for (const s of net.subnets) {
     const c = parseCidr('subnet', s.cidr);
     lines.push(['addr', 'add', `${s.gateway}/${c.prefix}`, 'dev', net.bridge, ...(c.family === 6 ? ['nodad'] : [])]);
   }
-  lines.push(['link', 'set', net.bridge, 'up']);
+  lines.push(['link', 'set', 'dev', net.bridge, 'up']);
   return {
     name: 'bridge',
     detail: `${net.bridge} ${net.subnets.map((s) => `${s.gateway}/${s.cidr.split('/')[1]}`).join(' ')}`,
@@ -120,7 +120,7 @@ export function netnsStep(nsIp: Ip, container: Container, probe: NamespaceProbe 
 
 /** Port flags: hairpin for published ports reached through the host, isolation when ICC is off. */
 export function bridgePortArgs(net: Network, hostIfname: string): IpArgs {
-  return ['link', 'set', hostIfname, 'type', 'bridge_slave', 'hairpin', 'on', 'isolated', net.icc ? 'off' : 'on'];
+  return ['link', 'set', 'dev', hostIfname, 'type', 'bridge_slave', 'hairpin', 'on', 'isolated', net.icc ? 'off' : 'on'];
 }
 
 /** The veth pair is created with its peer directly in the container: no move, one process. */
@@ -133,9 +133,9 @@ export function vethStep(hostIp: Ip, net: Network, ep: Endpoint, containerNetns:
     run: async () => {
       await hostIp
         .batch([
-          ['link', 'add', ep.hostIfname, ...mtu, 'type', 'veth', ...peer],
+          ['link', 'add', 'name', ep.hostIfname, ...mtu, 'type', 'veth', ...peer],
           markArgs(ep.hostIfname, mark),
-          ['link', 'set', ep.hostIfname, 'master', net.bridge, 'up'],
+          ['link', 'set', 'dev', ep.hostIfname, 'master', net.bridge, 'up'],
           bridgePortArgs(net, ep.hostIfname),
         ])
         .catch((err: unknown) => {
@@ -163,7 +163,7 @@ export function containerStep(containerIp: Ip, net: Network, ep: Endpoint, defau
     const len = subnet?.cidr.split('/')[1] ?? (addr.includes(':') ? '64' : '24');
     lines.push(['addr', 'add', `${addr}/${len}`, 'dev', ep.ifname, ...(addr.includes(':') ? ['nodad'] : [])]);
   }
-  lines.push(['link', 'set', ep.ifname, 'up']);
+  lines.push(['link', 'set', 'dev', ep.ifname, 'up']);
   const routes: IpArgs[] = defaultRoute ? net.subnets.map((s) => ['route', 'add', 'default', 'via', s.gateway, 'dev', ep.ifname]) : [];
   return {
     name: 'container',

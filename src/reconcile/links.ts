@@ -167,7 +167,7 @@ export async function ensureLinks(
     const link = links.byName.get(ep.hostIfname);
     if (link) {
       if (link.master !== net.bridge || !link.flags.includes('UP'))
-        await ctx.ip.batch([['link', 'set', ep.hostIfname, 'master', net.bridge, 'up'], bridgePortArgs(net, ep.hostIfname)]);
+        await ctx.ip.batch([['link', 'set', 'dev', ep.hostIfname, 'master', net.bridge, 'up'], bridgePortArgs(net, ep.hostIfname)]);
       continue;
     }
     // The container is gone, or its path names another namespace now: nothing is done there
@@ -177,7 +177,7 @@ export async function ensureLinks(
     // A leftover of ours inside (its veth peer lost) is replaced; an interface of the container's own is never touched.
     const inside = await cip.links().catch(() => []);
     if (inside.some((l) => l.ifname === ep.ifname && l.ifalias === ctx.mark))
-      await cip.run(['link', 'del', ep.ifname]).catch(() => undefined);
+      await cip.run(['link', 'del', 'dev', ep.ifname]).catch(() => undefined);
     await vethStep(ctx.ip, net, ep, box.netns, ctx.mark).run();
     const hasRoute = state.endpoints.some((e) => e !== ep && e.container === ep.container && !findNetwork(state, e.network).internal);
     await containerStep(cip, net, ep, !net.internal && !hasRoute, ctx.mark).run();
@@ -196,5 +196,5 @@ async function ensureBridgeAddresses(ip: Ip, net: Network, bridge: LinkAddresses
       await ip.run([...(c.family === 6 ? ['-6'] : []), 'route', 'replace', s.cidr, 'dev', net.bridge, 'proto', 'kernel', ...how]);
     }
   }
-  if (!bridge.flags.includes('UP')) await ip.run(['link', 'set', net.bridge, 'up']);
+  if (!bridge.flags.includes('UP')) await ip.run(['link', 'set', 'dev', net.bridge, 'up']);
 }

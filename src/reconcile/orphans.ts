@@ -43,6 +43,6 @@ export async function removeOrphans(ctx: { ip: Ip; nsIp: Ip }, o: Orphans): Prom
       if (!isNotFound(err)) throw err;
     }
   };
-  for (const name of o.links) await gone(ctx.ip.run(['link', 'del', name]));
+  for (const name of o.links) await gone(ctx.ip.run(['link', 'del', 'dev', name]));
   for (const name of o.netns) await gone(ctx.nsIp.run(['netns', 'del', name]));
 }

@@ -88,6 +88,26 @@ describeKernel('Docker parity, with real traffic', () => {
       expect(b1).toContain('mtu 1400');
       expect(b1).toContain('02:42:ac:1e:02:99');
     });
+    it('--ifname and --bridge take names that are words of ip (name, up, dev, master), as Docker takes any', async () => {
+      // `ip link set name alias X` reads "name" as its keyword: every link is named with dev/name.
+      await host.createNetwork({ name: 'W', subnet: '172.30.9.0/24', bridge: 'up' });
+      const box = lab.name('words');
+      for (const ifname of ['name', 'up', 'dev', 'master']) {
+        await host.createNetwork({ name: `W${ifname}`, subnet: `172.30.${10 + ['name', 'up', 'dev', 'master'].indexOf(ifname)}.0/24` });
+        await host.connect(`W${ifname}`, box, { ifname });
+      }
+      await host.connect('W', box, { ifname: 'type' });
+      const inside = execFileSync('ip', ['-n', box, '-o', 'link', 'show'], { encoding: 'utf8' });
+      for (const ifname of ['name', 'up', 'dev', 'master', 'type']) expect(inside).toMatch(new RegExp(`: ${ifname}@`));
+      expect((await host.status()).drift).toEqual([]);
+      for (const ifname of ['name', 'up', 'dev', 'master']) {
+        await host.disconnect(`W${ifname}`, box);
+        await host.removeNetwork(`W${ifname}`);
+      }
+      await host.disconnect('W', box);
+      await host.removeNetwork('W');
+      expect(execFileSync('ip', ['-n', lab.host, '-o', 'link', 'show'], { encoding: 'utf8' })).not.toMatch(/: up:/);
+    });
   });
 
   describe('--internal', () => {

@@ -122,7 +122,7 @@ describe('Host operations through the fake runner', () => {
     await host.createNetwork({ name: 'a', subnet: '172.18.0.0/24' });
     await host.createNetwork({ name: 'b', subnet: '172.19.0.0/24' });
     await host.connect('a', 'c1');
-    runner.failWhen((c) => c.command === 'ip' && c.argv.join(' ') === 'link del nb-a', 'RTNETLINK answers: Device or resource busy');
+    runner.failWhen((c) => c.command === 'ip' && c.argv.join(' ') === 'link del dev nb-a', 'RTNETLINK answers: Device or resource busy');
     const err = await host.down().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TeardownError);
     expect((err as TeardownError).message).toMatch(/bridges nb-a nb-b: .*Device or resource busy/);
