@@ -11,7 +11,8 @@ import { ChangeLog } from '../../../src/ip/change-log.js';
 import { LinkTable } from '../../../src/ip/link-view.js';
 import type { SteadyNamespaces } from '../../../src/ip/netns.js';
 import type { LinkAddresses } from '../../../src/ip/schema.js';
-import { arrayChanges, checkLinksKept, linkChecks } from '../../../src/reconcile/link-memo.js';
+import { checkLinksKept, linkChecks } from '../../../src/reconcile/link-memo.js';
+import { arrayChanges } from '../../../src/topology/array-changes.js';
 import { checkLinks, type HostLinks } from '../../../src/reconcile/links.js';
 import type { Container, Endpoint, Network, State } from '../../../src/topology/state.js';
 
