@@ -257,7 +257,7 @@ export async function benchConnectScaling(kit: BenchKit): Promise<void> {
         ours.map((x, i) => x - (floor[i] ?? NaN)),
       );
       // What nftbridge's own process spends on a connect (its children, ip and nft, and the kernel
-      // work they ask for are not in it): the part of connect that is nftbridge's code.
+      // work they ask for are not in it).
       const own = kit.record(scenario, `nftbridge connect, CPU of its own process, ${n} endpoints`, cpu, 'ms CPU');
       // Its user part alone is nftbridge's code; the system part also grows with the cost of
       // starting each child from a larger process.

@@ -189,11 +189,6 @@ export class LinkView {
     return this.links !== undefined;
   }
 
-  async read(): Promise<LinkAddresses[]> {
-    const s = await this.snapshot();
-    return [...s.all];
-  }
-
   /** One look; the kept table itself once there is one (see LinkSnapshot.changes). */
   snapshot(): Promise<LinkSnapshot> {
     const run = this.queue.then(() => this.look());

@@ -17,7 +17,7 @@ export const MARK_PREFIX = 'nftbridge:';
 export const ownerMark = (stateFile: string) =>
   `${MARK_PREFIX}${createHash('sha256').update(resolve(stateFile)).digest('hex').slice(0, 12)}`;
 
-/** The `ip link set NAME alias MARK` line that marks a link just created. */
+/** The `ip link set dev NAME alias MARK` line that marks a link just created (`dev`: a NAME such as `up` is no keyword). */
 export const markArgs = (name: string, mark: string) => ['link', 'set', 'dev', name, 'alias', mark] as const;
 
 /** Up to this many links, one read each costs less than a dump of every link of a large host. */

@@ -61,17 +61,9 @@ class LinkMemo {
     readonly mark: string | undefined,
   ) {}
 
-  /** The whole check, remembered; undefined when the state holds one object twice (the memo keys by object). */
-  rebuild(state: State, links: HostLinks): Networks | undefined {
-    this.links = links;
-    this.epDrift.clear();
-    this.epsByName.clear();
-    this.epsByNetwork.clear();
-    this.names.clear();
-    this.boxDrift.clear();
-    this.boxesByPath.clear();
-    this.volatile.clear();
-    this.marked = this.twice = this.drifted = 0;
+  /** The whole check of a new memo, remembered; undefined when the state holds one object twice (the memo keys by object). */
+  fill(state: State): Networks | undefined {
+    const links = this.links;
     const nets = checkNetworks(state.networks, links);
     this.bridgeOf = nets.bridgeOf;
     this.endpoints = state.endpoints;
@@ -259,7 +251,7 @@ export function checkLinksKept(state: State, links: HostLinks, mark?: string): L
   }
   linkChecks.whole++;
   const memo = new LinkMemo(links, ns, mark);
-  const nets = memo.rebuild(state, links);
+  const nets = memo.fill(state);
   if (!nets) {
     memos.delete(changes);
     return checkLinks(state, links, mark);

@@ -27,7 +27,7 @@ export interface HostLinks {
   readonly changes?: Changes;
 }
 
-export const routeKey = (dst: string, dev: string) => `${dst} ${dev}`;
+const routeKey = (dst: string, dev: string) => `${dst} ${dev}`;
 
 /** One look at links (with their addresses) and routes, whatever the number of networks. */
 export async function readHostLinks(ip: Ip, state: State, probe: NamespaceProbe = kernelNamespaces): Promise<HostLinks> {

@@ -38,10 +38,10 @@ interface Kept extends EndpointIndex {
   /** The list names something twice: its index is never moved. */
   twice: boolean;
   /**
-   * "network key" -> an address below which every host address of the subnet is held by an
-   * endpoint of the list or reserved: where IPAM's search for the lowest free one starts (lowestFree).
+   * network -> key (lowestFree's) -> an address below which every host address of the subnet is
+   * held by an endpoint of the list or reserved: where IPAM's search for the lowest free one starts.
    */
-  readonly freeFrom: Map<string, bigint>;
+  readonly freeFrom: Map<string, Map<string, bigint>>;
 }
 
 const kept = new WeakMap<readonly Endpoint[], Kept>();
@@ -67,6 +67,14 @@ function add(index: Kept, ep: Endpoint): boolean {
   return whole;
 }
 
+const addressValue = (address: string): bigint | undefined => {
+  try {
+    return parseIp('address', address).value;
+  } catch {
+    return undefined;
+  }
+};
+
 /** Removes `ep` from an index that names nothing twice. */
 function remove(index: Kept, ep: Endpoint): void {
   const net = index.byNetwork.get(ep.network);
@@ -79,17 +87,17 @@ function remove(index: Kept, ep: Endpoint): void {
   const addrs = index.addresses.get(ep.network);
   for (const a of ep.addresses) addrs?.delete(a);
   if (addrs?.size === 0) index.addresses.delete(ep.network);
-  // An address given back: the lowest free one may be it.
-  for (const a of ep.addresses) {
-    let value: bigint;
-    try {
-      value = parseIp('address', a).value;
-    } catch {
-      for (const key of [...index.freeFrom.keys()]) if (key.startsWith(`${ep.network} `)) index.freeFrom.delete(key);
-      continue;
+  // An address given back: the lowest free one may be it (one that does not parse: search from the first).
+  const hints = index.freeFrom.get(ep.network);
+  if (hints)
+    for (const a of ep.addresses) {
+      const value = addressValue(a);
+      if (value === undefined) {
+        index.freeFrom.delete(ep.network);
+        break;
+      }
+      for (const [key, from] of hints) if (value < from) hints.set(key, value);
     }
-    for (const [key, from] of index.freeFrom) if (key.startsWith(`${ep.network} `) && value < from) index.freeFrom.set(key, value);
-  }
   index.size--;
 }
 
@@ -182,14 +190,15 @@ export function lowestFree(
 ): string | undefined {
   const index = indexOf(list);
   const held = index.addresses.get(network);
-  const at = `${network} ${key}`;
-  let from = index.freeFrom.get(at) ?? range.first;
+  let hints = index.freeFrom.get(network);
+  if (!hints) index.freeFrom.set(network, (hints = new Map()));
+  let from = hints.get(key) ?? range.first;
   if (from < range.first) from = range.first;
   let solid = true;
   for (let v = from; v <= range.last && v < range.limit; v++) {
     const text = formatIp(range.family, v);
     if (held?.has(text) === true || reserved(text)) continue;
-    if (solid) index.freeFrom.set(at, v);
+    if (solid) hints.set(key, v);
     solid = false;
     if (!busy(text)) return text;
   }

@@ -139,7 +139,6 @@ function checkInSubnet(field: string, addr: string, cidr: Cidr): string {
   return formatIp(family, value);
 }
 
-/** Addresses in use on a network: the gateways and every endpoint's addresses. */
 /**
  * The lowest free host address of a subnet: what Docker's IPAM hands out too. The endpoint index
  * keeps where the search can start (endpoint-index.ts lowestFree): on one bridge of 1,000

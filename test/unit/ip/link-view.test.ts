@@ -100,36 +100,36 @@ describe('the view', () => {
 
   it('a one-shot dumps once and never drains; then notices replace dumps', async () => {
     const { view, calls } = setup(['lost', [], [{ type: 'link-gone', index: 3 }]]);
-    await view.read();
+    await view.snapshot();
     expect(calls).toMatchObject({ dumps: 1, drains: 0 });
-    await view.read(); // the notices start: lost, so a dump
+    await view.snapshot(); // the notices start: lost, so a dump
     expect(calls).toMatchObject({ dumps: 2, drains: 1 });
-    expect((await view.read()).map((l) => l.ifname)).toEqual(['lo', 'br-a']);
-    expect((await view.read()).map((l) => l.ifname)).toEqual(['lo']);
+    expect((await view.snapshot()).all.map((l) => l.ifname)).toEqual(['lo', 'br-a']);
+    expect((await view.snapshot()).all.map((l) => l.ifname)).toEqual(['lo']);
     expect(calls).toMatchObject({ dumps: 2, drains: 3 });
   });
 
   it('reads links that are down afresh (the kernel does not announce their alias or group)', async () => {
     const { view, calls, set } = setup(['lost', []]);
     set([link(3, 'br-a', { flags: ['BROADCAST'] })]);
-    await view.read();
-    await view.read();
+    await view.snapshot();
+    await view.snapshot();
     set([link(3, 'br-a', { flags: ['BROADCAST'], ifalias: 'nftbridge:x' })]);
-    expect((await view.read())[0]?.ifalias).toBe('nftbridge:x');
+    expect((await view.snapshot()).all[0]?.ifalias).toBe('nftbridge:x');
     expect(calls.ones).toEqual(['br-a']);
   });
 
   it('dumps when notices cannot be had, or many links are down', async () => {
     const { view, calls, set } = setup(['lost', undefined, 'lost', []]);
-    await view.read();
-    await view.read();
-    await view.read();
+    await view.snapshot();
+    await view.snapshot();
+    await view.snapshot();
     expect(calls.dumps).toBe(3);
     set(Array.from({ length: 9 }, (_, i) => link(10 + i, `d${i}`, { flags: [] })));
-    await view.read();
+    await view.snapshot();
     expect(calls.dumps).toBe(4);
     // Nothing announced, but nine links are down: too many to read one by one.
-    await view.read();
+    await view.snapshot();
     expect(calls.dumps).toBe(5);
     expect(calls.ones).toEqual([]);
   });
